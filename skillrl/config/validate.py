@@ -1,0 +1,109 @@
+"""Value checks that types alone cannot express. Each error names the key and what to change."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from skillrl.config.schema import EvalConfig, PPOConfig, SFTConfig
+
+ADV_ESTIMATORS = ("grpo", "gigpo", "rloo", "reinforce_plus_plus")
+LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
+KL_TYPES = ("kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3")
+ENV_NAMES = ("household", "alfworld/AlfredTWEnv", "alfworld", "webshop", "search")
+
+
+def _one_of(key: str, value: Any, allowed: Iterable[Any]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not supported; use one of {', '.join(map(repr, allowed))}")
+
+
+def _positive(key: str, value: float, allow_zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{key}={value!r} must be {bound}")
+
+
+def _validate_common(cfg: Any) -> None:
+    d, m = cfg.data, cfg.actor_rollout_ref
+    _one_of("data.truncation", d.truncation, ("left", "right", "error"))
+    _positive("data.max_prompt_length", d.max_prompt_length)
+    _positive("data.max_response_length", d.max_response_length)
+    _one_of("actor_rollout_ref.rollout.name", m.rollout.name, ("vllm", "hf"))
+    _one_of("trainer.device", cfg.trainer.device, ("auto", "cpu", "cuda"))
+    _positive("trainer.n_gpus_per_node", cfg.trainer.n_gpus_per_node)
+    _positive("trainer.nnodes", cfg.trainer.nnodes)
+    if not m.model.path:
+        raise ValueError("actor_rollout_ref.model.path is empty; give a Hugging Face model directory or builtin:tiny")
+    _validate_env(cfg.env)
+
+
+def _validate_env(env: Any) -> None:
+    _one_of("env.env_name", env.env_name, ENV_NAMES)
+    _positive("env.max_steps", env.max_steps)
+    _positive("env.history_length", env.history_length, allow_zero=True)
+    _positive("env.rollout.n", env.rollout.n)
+    mem = env.skills_only_memory
+    _one_of("env.skills_only_memory.retrieval_mode", mem.retrieval_mode, ("template", "embedding"))
+    if not 0.0 <= mem.update_threshold <= 1.0:
+        raise ValueError(f"env.skills_only_memory.update_threshold={mem.update_threshold} must be in [0, 1]")
+    if not -1.0 <= mem.similarity_threshold <= 1.0:
+        raise ValueError(
+            f"env.skills_only_memory.similarity_threshold={mem.similarity_threshold} is a cosine similarity; "
+            "use a value in [-1, 1]"
+        )
+    _positive("env.skills_only_memory.max_new_skills", mem.max_new_skills, allow_zero=True)
+    _one_of("env.skills_only_memory.teacher.api_type", mem.teacher.api_type, ("openai", "azure"))
+    _one_of("env.alfworld.eval_dataset", env.alfworld.eval_dataset, ("eval_in_distribution", "eval_out_of_distribution"))
+
+
+def _validate_ppo(cfg: PPOConfig) -> None:
+    actor, alg = cfg.actor_rollout_ref.actor, cfg.algorithm
+    _one_of("algorithm.adv_estimator", alg.adv_estimator, ADV_ESTIMATORS)
+    _one_of("algorithm.gigpo.mode", alg.gigpo.mode, ("mean_norm", "mean_std_norm"))
+    _one_of("actor_rollout_ref.actor.loss_agg_mode", actor.loss_agg_mode, LOSS_AGG_MODES)
+    _one_of("actor_rollout_ref.actor.kl_loss_type", actor.kl_loss_type, KL_TYPES)
+    _one_of("algorithm.kl_penalty", alg.kl_penalty, KL_TYPES)
+    _positive("data.train_batch_size", cfg.data.train_batch_size)
+    _positive("actor_rollout_ref.actor.ppo_mini_batch_size", actor.ppo_mini_batch_size)
+    _positive("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", actor.ppo_micro_batch_size_per_gpu)
+    _positive("actor_rollout_ref.actor.ppo_epochs", actor.ppo_epochs)
+    _positive("actor_rollout_ref.actor.optim.lr", actor.optim.lr, allow_zero=True)
+    if not 0.0 <= alg.gamma <= 1.0:
+        raise ValueError(f"algorithm.gamma={alg.gamma} must be in [0, 1]")
+    if actor.clip_ratio_c <= 1.0:
+        raise ValueError(f"actor_rollout_ref.actor.clip_ratio_c={actor.clip_ratio_c} must be > 1 (dual-clip bound)")
+    if alg.adv_estimator in ("grpo", "gigpo", "rloo") and cfg.env.rollout.n < 2:
+        raise ValueError(
+            f"algorithm.adv_estimator={alg.adv_estimator} compares members of a group; set env.rollout.n >= 2 "
+            f"(got {cfg.env.rollout.n})"
+        )
+    rm = cfg.trainer.resume_mode
+    if rm not in ("auto", "disable") and not rm:
+        raise ValueError("trainer.resume_mode must be auto, disable or a checkpoint path")
+
+
+def _validate_eval(cfg: EvalConfig) -> None:
+    _one_of("eval.policy", cfg.eval.policy, ("expert", "model", "openai"))
+    _one_of("eval.backend", cfg.eval.backend, ("hf", "vllm"))
+    _one_of("eval.split", cfg.eval.split, ("train", "valid_seen", "valid_unseen", "valid", "test"))
+    if cfg.eval.policy == "openai" and not cfg.eval.openai.model:
+        raise ValueError("eval.policy=openai needs eval.openai.model (and eval.openai.base_url for a local server)")
+
+
+def _validate_sft(cfg: SFTConfig) -> None:
+    s = cfg.sft
+    _positive("sft.micro_batch_size_per_gpu", s.micro_batch_size_per_gpu)
+    _positive("sft.train_batch_size", s.train_batch_size)
+    _positive("sft.lr", s.lr)
+    _positive("sft.max_length", s.max_length)
+
+
+def validate(cfg: Any) -> None:
+    """Raise ``ValueError`` naming the key and the fix for any impossible value."""
+    _validate_common(cfg)
+    if isinstance(cfg, PPOConfig):
+        _validate_ppo(cfg)
+    elif isinstance(cfg, EvalConfig):
+        _validate_eval(cfg)
+    elif isinstance(cfg, SFTConfig):
+        _validate_sft(cfg)
