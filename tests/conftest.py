@@ -1,0 +1,67 @@
+"""Fixtures shared by the whole suite: the tiny model, the shared data, a local Ray."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SKILLRL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+SKILLRL_REFERENCE = SHARED_DATA / "skillrl-reference"
+
+# Tests never reach a hub: everything they load is built here or shipped in a package.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def skillrl_reference() -> Path:
+    if not SKILLRL_REFERENCE.is_dir():
+        pytest.skip(f"shared SkillRL reference data not found at {SKILLRL_REFERENCE}")
+    return SKILLRL_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    """The project's tiny random Qwen2 model + tokenizer, built once per session (offline)."""
+    from skillrl.utils.tiny_model import build_tiny_model
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    build_tiny_model(str(out), seed=0)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def alfworld_data_dir(tmp_path_factory) -> str:
+    """A directory holding json_2.1.1/<split>/... : $ALFWORLD_DATA if set, else unpacked from ../shared."""
+    env = os.environ.get("ALFWORLD_DATA")
+    if env and (Path(env) / "json_2.1.1").is_dir():
+        return env
+    archives = sorted((SHARED_DATA / "alfworld").glob("json_2.1.1-*.tar.xz"))
+    if not archives:
+        pytest.skip(f"ALFWorld games not found: set ALFWORLD_DATA or provide {SHARED_DATA / 'alfworld'}")
+    out = tmp_path_factory.mktemp("alfworld")
+    for a in archives:
+        subprocess.run(["tar", "-xJf", str(a), "-C", str(out)], check=True)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray for the session; tests that need actors share it."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=8, include_dashboard=False, log_to_driver=True,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}})
+    yield ray
+    ray.shutdown()
