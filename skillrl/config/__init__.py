@@ -6,6 +6,7 @@ Tests and scripts that do not go through ``@hydra.main`` use :func:`load_config`
 """
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from pathlib import Path
@@ -62,10 +63,31 @@ def to_dataclass(cfg: Any, schema: Type[T] = PPOConfig) -> T:
     if isinstance(cfg, schema):
         obj = cfg
     else:
+        container = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else dict(cfg)
+        check_unknown_keys(container, schema)
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
         obj = OmegaConf.to_object(merged)
     validate(obj)
     return obj
+
+
+def check_unknown_keys(values: Any, schema: type, prefix: str = "") -> None:
+    """Reject keys the schema does not declare (``++key=`` and YAML typos bypass Hydra's check)."""
+    import dataclasses
+
+    if not isinstance(values, dict) or not dataclasses.is_dataclass(schema):
+        return
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key, value in values.items():
+        if key == "hydra":
+            continue
+        if key not in fields:
+            near = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {prefix}{near[0]}?" if near else ""
+            raise ValueError(f"unknown config key {prefix}{key}{hint} (known keys: {', '.join(sorted(fields))})")
+        sub = fields[key].type
+        sub_cls = getattr(sys.modules[schema.__module__], sub, None) if isinstance(sub, str) else sub
+        check_unknown_keys(value, sub_cls, f"{prefix}{key}.")
 
 
 def load_config(
