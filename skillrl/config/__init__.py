@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Type, TypeVar
 
-from skillrl.config.schema import EvalConfig, PPOConfig, SFTConfig
+from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
 from skillrl.config.validate import validate
 
 __all__ = [
@@ -28,7 +28,13 @@ __all__ = [
 ]
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
-_SCHEMAS = {"ppo_schema": PPOConfig, "eval_schema": EvalConfig, "sft_schema": SFTConfig}
+# ConfigStore name -> schema; a YAML names its schema as its first `defaults` entry.
+_SCHEMAS = {
+    "ppo_schema": PPOConfig,
+    "eval_schema": EvalConfig,
+    "sft_schema": SFTConfig,
+    "collect_schema": CollectConfig,
+}
 T = TypeVar("T")
 
 
@@ -104,15 +110,19 @@ def load_config(
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=os.path.abspath(config_dir or CONFIG_DIR), version_base=None):
         cfg = compose(config_name=config_name, overrides=normalize_overrides(overrides or []))
-    schema = schema or _schema_for(config_name)
+    schema = schema or _schema_for(config_name, config_dir or CONFIG_DIR)
     return to_dataclass(cfg, schema)
 
 
-def _schema_for(config_name: str) -> type:
-    if "eval" in config_name:
-        return EvalConfig
-    if "sft" in config_name:
-        return SFTConfig
+def _schema_for(config_name: str, config_dir: str) -> type:
+    """The schema a YAML names in its `defaults` list (PPOConfig if it names none)."""
+    import yaml
+
+    path = Path(config_dir) / f"{config_name}.yaml"
+    defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults", []) if path.exists() else []
+    for entry in defaults:
+        if isinstance(entry, str) and entry in _SCHEMAS:
+            return _SCHEMAS[entry]
     return PPOConfig
 
 

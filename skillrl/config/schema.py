@@ -121,6 +121,12 @@ class RolloutConfig:
     dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
     tensor_model_parallel_size: int = 1
     gpu_memory_utilization: float = 0.6
+    # vLLM on CPU: KV-cache size in GiB (there gpu_memory_utilization would reserve that fraction
+    # of host RAM, which fails when other processes hold memory).
+    cpu_kv_cache_gib: float = 1.0
+    # How actor weights reach vLLM: tensors (in-process engine, TP=1) or a safetensors copy in
+    # /dev/shm that the engine's workers reload (any TP). auto: tensors when TP=1.
+    weight_sync_mode: str = "auto"  # auto | tensors | shm
     enforce_eager: bool = True
     free_cache_engine: bool = False
     enable_chunked_prefill: bool = False
@@ -285,6 +291,11 @@ class WebshopConfig:
     data_path: Optional[str] = None  # None: $WEBSHOP_DATA
     use_small: bool = True  # the 1000-product files
     human_goals: bool = True
+    # success: 1.0 for a perfect purchase, else 0 (what SkillRL trains on); score: the paper's graded
+    # reward. info["task_score"] always carries the graded score.
+    reward_type: str = "success"
+    num_test_goals: int = 500  # WebShop's split of its shuffled goals: [0, 500) test,
+    num_valid_goals: int = 1000  # [500, 1500) validation, the rest train
 
 
 @dataclass
@@ -338,6 +349,11 @@ class EvalSection:
     backend: str = "hf"  # hf | vllm, for policy=model
     batch_size: int = 16
     openai: TeacherConfig = field(default_factory=TeacherConfig)
+    # Where the environments run: local (in this process), ray (one actor each), auto (local for
+    # household, ray otherwise).
+    pool: str = "auto"
+    trajectories: Optional[str] = None  # also write every episode as JSONL here
+    progress_bar: bool = True
 
 
 @dataclass
@@ -345,6 +361,37 @@ class EvalConfig:
     """What ``python -m skillrl.main_eval`` reads (configs/eval.yaml)."""
 
     eval: EvalSection = field(default_factory=EvalSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    ray_init: RayInitConfig = field(default_factory=RayInitConfig)
+
+
+@dataclass
+class CollectSection:
+    policy: str = "expert"  # expert | model | openai (the policies of main_eval)
+    split: str = "train"  # train | valid_seen | valid_unseen (household: train | valid)
+    num_episodes: int = -1  # -1: every task of the split once
+    output: str = "outputs/trajectories.jsonl"
+    append: bool = False  # add to an existing file instead of replacing it
+    only_successful: bool = False  # keep failures too by default (skill generation learns from them)
+    backend: str = "hf"  # hf | vllm, for policy=model
+    batch_size: int = 16  # episodes played side by side
+    # Where the environments run: local (in this process), ray (one actor each, with timeouts),
+    # auto (local for household, ray otherwise), as eval.pool.
+    pool: str = "auto"
+    # The teacher (env.skills_only_memory.teacher) writes the <think> part of each chosen action;
+    # without it the policy's own reasoning (the expert's templated one) is kept.
+    teacher_reasoning: bool = False
+    openai: TeacherConfig = field(default_factory=TeacherConfig)  # the endpoint for policy=openai
+
+
+@dataclass
+class CollectConfig:
+    """What ``python -m skillrl.collect`` reads (configs/collect.yaml)."""
+
+    collect: CollectSection = field(default_factory=CollectSection)
     data: DataConfig = field(default_factory=DataConfig)
     actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -366,7 +413,15 @@ class SFTSection:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_length: int = 2048
-    output_dir: str = "outputs/sft"
+    output_dir: str = "outputs/sft"  # the Hugging Face model (main_ppo's actor_rollout_ref.model.path)
+    warmup_style: str = "cosine"  # constant | cosine
+    # Where each step's prompt comes from: "stored" (Step.prompt, written at collection), "replay"
+    # (re-run the actions through the environment manager), "auto" (stored, else replay).
+    prompt_source: str = "auto"
+    shuffle: bool = True
+    seed: int = 0
+    test_freq: int = -1  # steps between validation-loss passes on val_file (-1: only at the end)
+    in_process: bool = False  # one rank in the driver process instead of Ray workers (world size 1)
 
 
 @dataclass

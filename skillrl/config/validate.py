@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from skillrl.config.schema import EvalConfig, PPOConfig, SFTConfig
+from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
 
 ADV_ESTIMATORS = ("grpo", "gigpo", "rloo", "reinforce_plus_plus")
 LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
@@ -54,6 +54,20 @@ def _validate_env(env: Any) -> None:
     _positive("env.skills_only_memory.max_new_skills", mem.max_new_skills, allow_zero=True)
     _one_of("env.skills_only_memory.teacher.api_type", mem.teacher.api_type, ("openai", "azure"))
     _one_of("env.alfworld.eval_dataset", env.alfworld.eval_dataset, ("eval_in_distribution", "eval_out_of_distribution"))
+    if not 1 <= env.household.size <= 5:
+        raise ValueError(f"env.household.size={env.household.size} must be between 1 (smallest rooms) and 5")
+    _positive("env.household.num_train_tasks", env.household.num_train_tasks)
+    _positive("env.household.num_val_tasks", env.household.num_val_tasks)
+    _positive("env.step_timeout_s", env.step_timeout_s)
+    _one_of("env.webshop.reward_type", env.webshop.reward_type, ("success", "score"))
+    _positive("env.webshop.num_test_goals", env.webshop.num_test_goals, allow_zero=True)
+    _positive("env.webshop.num_valid_goals", env.webshop.num_valid_goals, allow_zero=True)
+    _positive("env.search.topk", env.search.topk)
+    _positive("env.search.timeout_s", env.search.timeout_s)
+    _positive("env.search.max_retries", env.search.max_retries, allow_zero=True)
+    if not env.search.retrieval_url.startswith(("http://", "https://")):
+        raise ValueError(f"env.search.retrieval_url={env.search.retrieval_url!r} must be an http(s) URL, "
+                         "e.g. http://127.0.0.1:8000/retrieve")
 
 
 def _validate_ppo(cfg: PPOConfig) -> None:
@@ -86,8 +100,30 @@ def _validate_eval(cfg: EvalConfig) -> None:
     _one_of("eval.policy", cfg.eval.policy, ("expert", "model", "openai"))
     _one_of("eval.backend", cfg.eval.backend, ("hf", "vllm"))
     _one_of("eval.split", cfg.eval.split, ("train", "valid_seen", "valid_unseen", "valid", "test"))
+    _one_of("eval.pool", cfg.eval.pool, ("auto", "local", "ray"))
+    _positive("eval.batch_size", cfg.eval.batch_size)
+    if cfg.eval.num_episodes == 0 or cfg.eval.num_episodes < -1:
+        raise ValueError(f"eval.num_episodes={cfg.eval.num_episodes} must be > 0, or -1 for the whole split")
     if cfg.eval.policy == "openai" and not cfg.eval.openai.model:
         raise ValueError("eval.policy=openai needs eval.openai.model (and eval.openai.base_url for a local server)")
+
+
+def _validate_collect(cfg: CollectConfig) -> None:
+    c = cfg.collect
+    _one_of("collect.policy", c.policy, ("expert", "model", "openai"))
+    _one_of("collect.backend", c.backend, ("hf", "vllm"))
+    _one_of("collect.split", c.split, ("train", "valid_seen", "valid_unseen", "valid", "test"))
+    _positive("collect.batch_size", c.batch_size)
+    _one_of("collect.pool", c.pool, ("auto", "local", "ray"))
+    if c.num_episodes == 0 or c.num_episodes < -1:
+        raise ValueError(f"collect.num_episodes={c.num_episodes} must be > 0, or -1 for the whole split")
+    if not c.output:
+        raise ValueError("collect.output is empty; give the trajectories JSONL path to write")
+    if c.policy == "openai" and not c.openai.model:
+        raise ValueError("collect.policy=openai needs collect.openai.model (and collect.openai.base_url for a local server)")
+    if c.teacher_reasoning and not cfg.env.skills_only_memory.teacher.model:
+        raise ValueError("collect.teacher_reasoning=true needs a teacher: set env.skills_only_memory.teacher.model "
+                         "(and .base_url for a local server)")
 
 
 def _validate_sft(cfg: SFTConfig) -> None:
@@ -96,6 +132,19 @@ def _validate_sft(cfg: SFTConfig) -> None:
     _positive("sft.train_batch_size", s.train_batch_size)
     _positive("sft.lr", s.lr)
     _positive("sft.max_length", s.max_length)
+    _one_of("sft.warmup_style", s.warmup_style, ("constant", "cosine"))
+    _one_of("sft.prompt_source", s.prompt_source, ("auto", "stored", "replay"))
+    _positive("sft.epochs", s.epochs)
+    if s.total_training_steps is not None and s.total_training_steps <= 0:
+        raise ValueError(f"sft.total_training_steps={s.total_training_steps} must be > 0 (or null: sft.epochs passes)")
+    if not 0.0 <= s.lr_warmup_steps_ratio < 1.0:
+        raise ValueError(f"sft.lr_warmup_steps_ratio={s.lr_warmup_steps_ratio} must be in [0, 1)")
+    if s.train_batch_size < s.micro_batch_size_per_gpu:
+        raise ValueError(f"sft.train_batch_size={s.train_batch_size} is smaller than sft.micro_batch_size_per_gpu="
+                         f"{s.micro_batch_size_per_gpu}; raise the batch or lower the micro-batch")
+    if s.in_process and cfg.trainer.n_gpus_per_node * cfg.trainer.nnodes != 1:
+        raise ValueError("sft.in_process=true runs a single rank; set trainer.n_gpus_per_node=1 and trainer.nnodes=1 "
+                         "or sft.in_process=false")
 
 
 def validate(cfg: Any) -> None:
@@ -107,3 +156,5 @@ def validate(cfg: Any) -> None:
         _validate_eval(cfg)
     elif isinstance(cfg, SFTConfig):
         _validate_sft(cfg)
+    elif isinstance(cfg, CollectConfig):
+        _validate_collect(cfg)

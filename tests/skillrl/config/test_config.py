@@ -1,16 +1,18 @@
 """Every shipped YAML and recipe composes and validates; bad keys and values fail with a fix."""
 from __future__ import annotations
 
+import json
 import os
 import re
-import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hydra.errors import ConfigCompositionException
 
 from skillrl.config import CONFIG_DIR, load_config, normalize_overrides
-from skillrl.config.schema import EvalConfig, PPOConfig, SFTConfig
+from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
 
 REPO = Path(__file__).resolve().parents[3]
 YAMLS = sorted(Path(CONFIG_DIR).glob("*.yaml"))
@@ -20,7 +22,7 @@ RECIPES = sorted((REPO / "examples").rglob("*.sh"))
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.name)
 def test_every_shipped_yaml_composes(path):
     cfg = load_config(path.stem)
-    assert isinstance(cfg, (PPOConfig, EvalConfig, SFTConfig))
+    assert isinstance(cfg, (PPOConfig, EvalConfig, SFTConfig, CollectConfig))
 
 
 def test_example_yamls_compose():
@@ -28,29 +30,38 @@ def test_example_yamls_compose():
         load_config(path.stem, config_dir=str(path.parent))
 
 
-def _recipe_overrides(script: Path):
-    """The Hydra overrides a recipe passes to a skillrl entry point, shell variables filled in."""
-    text = script.read_text().replace("\\\n", " ")
-    m = re.search(r"-m (skillrl\.main_\w+)(.*)", text)
-    if not m:
-        return None, []
-    env = {"MODEL_PATH": "builtin:tiny", "ALFWORLD_DATA": "/tmp", "HOME": "/tmp", "PWD": str(REPO)}
-    for k, v in re.findall(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=([^\s]+)", text, re.M):
-        env.setdefault(k, v.strip("'\""))
-    body = m.group(2).split("\n")[0] if "\n" in m.group(2) else m.group(2)
-    body = re.sub(r"\$\{(\w+)(:-([^}]*))?\}", lambda x: env.get(x.group(1), x.group(3) or "1"), body)
-    body = re.sub(r"\$(\w+)", lambda x: env.get(x.group(1), "1"), body)
-    args = [a for a in shlex.split(body) if a not in ('"$@"', "$@") and not a.startswith(("|", ">", "2>"))]
-    return m.group(1), [a for a in args if "=" in a]
+ENTRY_CONFIGS = {"skillrl.main_ppo": "ppo_trainer", "skillrl.main_eval": "eval", "skillrl.main_sft": "sft_trainer"}
+
+
+def _recipe_invocations(script: Path, tmp_path: Path):
+    """Run a recipe with `python`/`python3` on PATH replaced by a recorder; return its calls.
+
+    The shell expands the recipe's own variables, so the overrides checked are exactly the ones
+    a user's run would pass.
+    """
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "calls.jsonl"
+    recorder = f"#!{sys.executable}\nimport json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    for name in ("python", "python3"):
+        (bindir / name).write_text(recorder)
+        (bindir / name).chmod(0o755)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}", MODEL_PATH="builtin:tiny",
+               ALFWORLD_DATA=str(tmp_path), WEBSHOP_DATA=str(tmp_path), SEARCH_DATA=str(tmp_path),
+               SKILLRL_RECIPE_DRY_RUN="1")
+    proc = subprocess.run(["bash", str(script)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"{script.name} failed: {proc.stderr[-2000:]}"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [(c[1], c[2:]) for c in calls if len(c) > 1 and c[0] == "-m" and c[1] in ENTRY_CONFIGS]
 
 
 @pytest.mark.parametrize("script", RECIPES, ids=lambda p: p.name)
-def test_recipes_compose(script):
-    entry, overrides = _recipe_overrides(script)
-    if entry is None:
+def test_recipes_compose(script, tmp_path):
+    calls = _recipe_invocations(script, tmp_path)
+    if not calls:
         pytest.skip(f"{script.name} calls no skillrl entry point")
-    name = {"skillrl.main_ppo": "ppo_trainer", "skillrl.main_eval": "eval", "skillrl.main_sft": "sft_trainer"}[entry]
-    load_config(name, overrides)
+    for entry, args in calls:
+        load_config(ENTRY_CONFIGS[entry], [a for a in args if "=" in a])
 
 
 def test_original_plus_flags_are_accepted():
