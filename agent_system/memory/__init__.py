@@ -1,0 +1,4 @@
+"""Memories the environment manager retrieves from; SkillRL uses only the skill bank."""
+from agent_system.memory.skills_only_memory import SkillsOnlyMemory, resolve_bank_path
+
+__all__ = ["SkillsOnlyMemory", "resolve_bank_path"]

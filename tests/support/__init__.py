@@ -1,0 +1,1 @@
+"""Test helpers shared by several test packages (the loopback OpenAI-compatible server)."""
