@@ -1,0 +1,201 @@
+"""The environment manager: what the multi-turn rollout loop and evaluation talk to.
+
+It sits between text policies and a pool of environments. ``reset(tasks)`` starts one episode
+per environment and, when a skill memory is attached, retrieves the skills for each task
+description right then, so **the skills are in the prompt from the first step on** and stay the
+same for the whole episode. ``step(outputs, active)`` projects each model output to an action
+(``family.project_actions``), steps the active environments in parallel and renders the next
+prompts from the family's templates (``family.templates``) with the last ``env.history_length``
+observation/action pairs and, when the family has them, the admissible actions.
+
+Departure from verl-agent: the skills are retrieved from the task description at reset (the
+original retrieved them when building the first prompt from the parsed observation); an
+episode also ends after ``env.max_steps`` steps here even if the environment would go on.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from agent_system.environments.base import EnvFamily, StepResult, TaskSpec
+from agent_system.environments.projection import project_actions as default_projection
+from agent_system.environments.prompts import GENERIC_TEMPLATES, build_prompt
+
+logger = logging.getLogger(__name__)
+
+
+def _accepts_task_type(fn: Any) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "task_type" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+@dataclass
+class _Episode:
+    task_spec: TaskSpec
+    task: str = ""
+    task_type: str = ""
+    skills_text: str = ""
+    observation: str = ""
+    admissible: List[str] = field(default_factory=list)
+    history: List[Tuple[int, str, str]] = field(default_factory=list)  # (step number, observation, action)
+    steps: int = 0
+    done: bool = False
+    won: bool = False
+    info: Dict[str, Any] = field(default_factory=dict)  # the environment's latest info
+    error: Optional[str] = None
+
+
+class EnvironmentManager:
+    """Prompts, skills and action projection for a pool of environments of one family."""
+
+    def __init__(self, env_cfg: Any, family: EnvFamily, pool: Any, memory: Any = None):
+        self.env_cfg = env_cfg
+        self.family = family
+        self.pool = pool
+        self.memory = memory  # swappable (training vs validation memories)
+        self.templates = getattr(family, "templates", None) or GENERIC_TEMPLATES
+        self.project = getattr(family, "project_actions", None) or default_projection
+        self.max_steps = int(env_cfg.max_steps)
+        self.history_length = int(env_cfg.history_length)
+        self.top_k = int(env_cfg.skills_only_memory.top_k)
+        self._episodes: List[_Episode] = []
+        self.reset_time_s = 0.0  # seconds spent in pool.reset
+        self.step_time_s = 0.0  # seconds spent in pool.step
+        self.env_steps = 0  # environment steps taken
+        self.env_resets = 0
+
+    @property
+    def env_time_s(self) -> float:
+        return self.reset_time_s + self.step_time_s
+
+    @property
+    def num_envs(self) -> int:
+        return int(self.pool.num_envs)
+
+    # --------------------------------------------------------------------------------- reset
+    def reset(self, tasks: Sequence[TaskSpec]) -> List[Dict[str, Any]]:
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"EnvironmentManager.reset: {len(tasks)} tasks for {self.num_envs} environments; "
+                             "repeat each task env.rollout.n times so there is one task per environment")
+        t0 = time.perf_counter()
+        results = self.pool.reset(list(tasks))
+        self.reset_time_s += time.perf_counter() - t0
+        self.env_resets += 1
+        skills_cache: Dict[Tuple[str, str], str] = {}
+        self._episodes = []
+        for task, (obs, info) in zip(tasks, results):
+            ep = _Episode(task_spec=task, observation=obs, info=dict(info))
+            ep.task = str(info.get("task_description") or "")
+            ep.task_type = str(info.get("task_type") or task.task_type)
+            ep.admissible = list(info.get("admissible_actions") or [])
+            ep.error = info.get("error")
+            ep.done = ep.error is not None
+            if not ep.done:
+                key = (ep.task, ep.task_type)
+                if key not in skills_cache:
+                    skills_cache[key] = self._skills_for(ep.task, ep.task_type)
+                ep.skills_text = skills_cache[key]
+            self._episodes.append(ep)
+        return [self._observation(i) for i in range(self.num_envs)]
+
+    def _skills_for(self, task: str, task_type: str) -> str:
+        if self.memory is None:
+            return ""
+        if _accepts_task_type(self.memory.retrieve):
+            retrieved = self.memory.retrieve(task, self.top_k, task_type=task_type or None)
+        else:  # the original SkillsOnlyMemory interface: retrieve(task_description, top_k)
+            retrieved = self.memory.retrieve(task, self.top_k)
+        return str(self.memory.format_for_prompt(retrieved) or "")
+
+    # ---------------------------------------------------------------------------------- step
+    def step(self, model_outputs: Sequence[Optional[str]], active: Optional[np.ndarray] = None
+             ) -> Tuple[List[Optional[Dict[str, Any]]], np.ndarray, np.ndarray, List[Dict[str, Any]]]:
+        n = self.num_envs
+        if len(self._episodes) != n:
+            raise RuntimeError("EnvironmentManager.step called before reset")
+        if len(model_outputs) != n:
+            raise ValueError(f"EnvironmentManager.step: {len(model_outputs)} outputs for {n} environments")
+        mask = np.ones(n, dtype=bool) if active is None else np.asarray(active, dtype=bool).copy()
+        mask &= np.array([not ep.done for ep in self._episodes], dtype=bool)
+        idx = [int(i) for i in np.nonzero(mask)[0]]
+        texts = ["" if model_outputs[i] is None else str(model_outputs[i]) for i in idx]
+        admissible = [self._episodes[i].admissible or None for i in idx]
+        actions, valids = self.project(texts, admissible) if idx else ([], [])
+        to_send: List[Optional[str]] = [None] * n
+        for i, a in zip(idx, actions):
+            to_send[i] = a
+        t0 = time.perf_counter()
+        results = self.pool.step(to_send) if idx else [None] * n
+        self.step_time_s += time.perf_counter() - t0
+        self.env_steps += len(idx)
+
+        obs: List[Optional[Dict[str, Any]]] = [None] * n
+        rewards, dones = np.zeros(n, dtype=np.float32), np.ones(n, dtype=bool)
+        infos: List[Dict[str, Any]] = [self._inactive_info(i) for i in range(n)]
+        for i, action, valid in zip(idx, actions, valids):
+            res = results[i]
+            if res is None:  # a pool must answer every action it was given
+                res = StepResult("", 0.0, True, {"won": False, "admissible_actions": [],
+                                                 "error": "environment pool returned no result"})
+            rewards[i], dones[i], infos[i] = self._apply(i, action, bool(valid), res)
+            obs[i] = self._observation(i)
+        return obs, rewards, dones, infos
+
+    def _apply(self, i: int, action: str, valid: bool, res: StepResult) -> Tuple[float, bool, Dict[str, Any]]:
+        ep = self._episodes[i]
+        ep.steps += 1
+        ep.history.append((ep.steps, ep.observation, action))
+        ep.observation = res.observation
+        ep.admissible = list(res.info.get("admissible_actions") or [])
+        ep.info = dict(res.info)
+        ep.won = bool(res.info.get("won", False))
+        ep.error = res.info.get("error")
+        ep.done = bool(res.done) or ep.won or ep.error is not None or ep.steps >= self.max_steps
+        info = dict(res.info)
+        info.update(won=ep.won, is_action_valid=valid, action=action, step=ep.steps)
+        if ep.done and not ep.won and not res.done and ep.error is None:
+            info["truncated"] = True
+        return float(res.reward), ep.done, info
+
+    def _inactive_info(self, i: int) -> Dict[str, Any]:
+        ep = self._episodes[i]
+        info: Dict[str, Any] = {"won": ep.won, "is_action_valid": True, "action": None, "active": False}
+        if ep.error is not None:
+            info["error"] = ep.error
+        return info
+
+    # ------------------------------------------------------------------------------- prompts
+    def _observation(self, i: int) -> Dict[str, Any]:
+        ep = self._episodes[i]
+        history = ep.history[-self.history_length:] if self.history_length > 0 else []
+        prompt = build_prompt(self.templates, task=ep.task, observation=ep.observation, skills_text=ep.skills_text,
+                              admissible=ep.admissible, history=history, step_count=ep.steps)
+        out = {"prompt": prompt, "anchor": ep.observation, "task": ep.task, "task_type": ep.task_type,
+               "admissible_actions": list(ep.admissible), "skills_text": ep.skills_text, "env_index": i,
+               "step": ep.steps, "done": ep.done}
+        if ep.error is not None:
+            out["error"] = ep.error
+        return out
+
+    # ------------------------------------------------------------------------- introspection
+    def task_spec(self, i: int) -> TaskSpec:
+        return self._episodes[i].task_spec
+
+    def last_info(self, i: int) -> Dict[str, Any]:
+        """Environment ``i``'s latest info (plus ``step``), e.g. for an expert policy."""
+        ep = self._episodes[i]
+        return dict(ep.info, step=ep.steps)
+
+    def done_mask(self) -> np.ndarray:
+        return np.array([ep.done for ep in self._episodes], dtype=bool)
+
+    def close(self) -> None:
+        self.pool.close()

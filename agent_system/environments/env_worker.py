@@ -1,0 +1,74 @@
+"""The environment worker: one ``TextEnv`` hosted in its own Ray actor.
+
+The logic lives in :class:`EnvWorkerCore` (usable in-process, e.g. by ``LocalEnvPool``);
+:data:`EnvWorker` is the thin ``ray.remote`` wrapper (built on first access, so importing this module
+does not import Ray) that :class:`~agent_system.environments.env_pool.EnvPool`
+starts, ``env.resources_per_worker.num_cpus`` CPUs each.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any, Callable, Dict, Tuple
+
+from agent_system.environments.base import StepResult, TaskSpec, TextEnv
+
+
+def episode_seed(base_seed: int, task_id: str) -> int:
+    """Members of a group get the same seed (same task), so their worlds match exactly."""
+    h = hashlib.blake2b(f"{base_seed}/episode/{task_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") & ((1 << 63) - 1)
+
+
+class EnvWorkerCore:
+    """Builds its environment lazily from ``env_factory`` (a picklable zero-argument callable)."""
+
+    def __init__(self, env_factory: Callable[[], TextEnv], base_seed: int = 0):
+        self._factory = env_factory
+        self._base_seed = int(base_seed)
+        self._env: TextEnv | None = None
+
+    @property
+    def env(self) -> TextEnv:
+        if self._env is None:
+            self._env = self._factory()
+        return self._env
+
+    def reset(self, task: TaskSpec) -> Tuple[str, Dict[str, Any]]:
+        # Families that draw from the global RNGs (ALFWorld's engine does) stay reproducible.
+        seed = episode_seed(self._base_seed, task.task_id)
+        random.seed(seed)
+        try:
+            import numpy as np
+
+            np.random.seed(seed % (2**32))
+        except ImportError:  # numpy is optional for pure-Python families
+            pass
+        return self.env.reset(task)
+
+    def step(self, action: str) -> StepResult:
+        return self.env.step(action)
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+
+_REMOTE = None
+
+
+def __getattr__(name: str):
+    # ``EnvWorker`` is created on first use so that importing this module (LocalEnvPool does)
+    # does not import Ray.
+    global _REMOTE
+    if name == "EnvWorker":
+        if _REMOTE is None:
+            import ray
+
+            _REMOTE = ray.remote(EnvWorkerCore)
+        return _REMOTE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,98 @@
+"""Turning a model's text into an environment action, for the household / ALFWorld grammar.
+
+The rules, applied to each output independently (``project_actions``):
+
+1. **Format.** After trimming surrounding whitespace the text must be exactly
+   ``<think>REASONING</think>`` then ``<action>ACTION</action>``, with only whitespace between and
+   nothing before or after; each tag appears once. Otherwise the output is invalid.
+2. **Language.** Any CJK character (ideographs, kana, hangul, CJK and full-width punctuation)
+   anywhere in the text makes the output invalid (as in verl-agent: no language mixing).
+3. **Action.** ACTION is lower-cased, inner whitespace collapsed, and stripped of surrounding
+   quotes, of brackets enclosing the whole action and of a trailing period. It must be non-empty
+   and parseable: one of ``go to X``, ``take X from Y``, ``move X to Y``, ``put X in/on/into Y``,
+   ``open X``, ``close X``, ``heat|cool|clean|slice X with Y``, ``use X``, ``examine X``,
+   ``inventory``, ``look``, ``help``, or literally one of the admissible actions when a list is
+   given (so other families' grammars pass through it too).
+4. **put -> move.** ``put X in/on Y`` is rewritten to ALFWorld's ``move X to Y`` unless the text as
+   written is itself admissible, or an admissible list is given that lacks ``move X to Y``.
+
+Admissibility is *not* required for validity: a well-formed action the state does not allow is
+valid and the environment answers "Nothing happens." Every output yields an action string, so
+nothing downstream crashes: the ACTION text if the action tags are present, else the last
+non-empty line of the raw text (at most 200 characters), which the environment treats like any
+other unknown command.
+"""
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Sequence, Tuple
+
+_FORMAT = re.compile(r"\A<think>(?P<think>.*?)</think>\s*<action>(?P<action>.*?)</action>\Z", re.S)
+_ACTION_TAG = re.compile(r"<action>(.*?)</action>", re.S | re.I)
+_CJK = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0002ffff]")
+_GRAMMAR = re.compile(
+    r"\A(?:go to \S.*|take \S.* from \S.*|move \S.* to \S.*|put \S.* (?:in|on|into) \S.*|open \S.*|close \S.*"
+    r"|(?:heat|cool|clean|slice) \S.* with \S.*|use \S.*|examine \S.*|inventory|look|help)\Z"
+)
+_PUT = re.compile(r"\Aput (?P<obj>.+?) (?:in|on|into) (?P<recep>.+)\Z")
+_MAX_FALLBACK = 200
+_TAGS = ("<think>", "</think>", "<action>", "</action>")
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def normalize_action(text: str) -> str:
+    a = " ".join(text.lower().split())
+    a = a.strip("\"'`").strip()
+    if len(a) >= 2 and (a[0], a[-1]) in (("[", "]"), ("(", ")")):  # only brackets around the whole action
+        a = a[1:-1].strip()
+    a = a[:-1] if a.endswith(".") else a
+    return a.strip()
+
+
+def _fallback(text: str) -> str:
+    tagged = _ACTION_TAG.findall(text)
+    if tagged:
+        return normalize_action(tagged[-1])[:_MAX_FALLBACK]
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return normalize_action(lines[-1])[:_MAX_FALLBACK] if lines else ""
+
+
+def _canonical(action: str, admissible: Optional[Sequence[str]]) -> str:
+    if admissible is not None and action in admissible:
+        return action
+    m = _PUT.match(action)
+    if m:
+        moved = f"move {m['obj']} to {m['recep']}"
+        if admissible is None or moved in admissible:
+            return moved
+    return action
+
+
+def project_one(text: str, admissible: Optional[Sequence[str]] = None) -> Tuple[str, bool]:
+    text = "" if text is None else str(text)
+    stripped = text.strip()
+    m = _FORMAT.match(stripped)
+    if m is None or any(stripped.count(t) != 1 for t in _TAGS) or has_cjk(text):
+        return _fallback(text), False
+    action = normalize_action(m["action"])
+    adm = set(admissible) if admissible is not None else None
+    if not action or not (_GRAMMAR.match(action) or (adm is not None and action in adm)):
+        return action or _fallback(text), False
+    return _canonical(action, adm), True
+
+
+def project_actions(
+    model_outputs: Sequence[str], admissible: Optional[Sequence[Optional[Sequence[str]]]] = None
+) -> Tuple[List[str], List[bool]]:
+    """Map outputs to (actions, valids); ``admissible`` is one list (or None) per output."""
+    if admissible is not None and len(admissible) != len(model_outputs):
+        raise ValueError(f"project_actions: {len(model_outputs)} outputs but {len(admissible)} admissible lists")
+    actions, valids = [], []
+    for i, text in enumerate(model_outputs):
+        a, ok = project_one(text, admissible[i] if admissible is not None else None)
+        actions.append(a)
+        valids.append(ok)
+    return actions, valids

@@ -1,0 +1,118 @@
+"""Environment throughput: steps/s and reset time, in-process and in Ray pools of 1, 2, 4 actors.
+
+    python benchmarks/env_throughput.py                      # household rows
+    python benchmarks/env_throughput.py --env household --actors 1,2,4 --seconds 5
+
+Prints one JSON object per line: ``env``, ``pool`` (``local``: one environment in this process,
+``ray``: a pool of actors), ``actors``, ``steps_per_s`` (environment steps per wall second spent
+in reset+step calls of the pool), ``reset_s`` (mean seconds of one pool reset, all actors in
+parallel), plus the step/episode counts. The policy picks uniformly among the admissible
+actions (seeded), so every row plays the same kind of episodes.
+
+A target is a name -> function building the ``EnvConfig`` (see ``TARGETS``); other families add
+their rows by adding an entry.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from skillrl.config.schema import EnvConfig  # noqa: E402
+
+
+def household_cfg(args: argparse.Namespace) -> EnvConfig:
+    cfg = EnvConfig(env_name="household", max_steps=args.max_steps)
+    cfg.household.size = args.size
+    cfg.household.num_train_tasks = 256
+    return cfg
+
+
+# name -> EnvConfig builder; "env" in each row is this name.
+TARGETS: Dict[str, Callable[[argparse.Namespace], EnvConfig]] = {"household": household_cfg}
+
+
+def _play(pool: Any, tasks: List[Any], seconds: float, rng: random.Random) -> Dict[str, float]:
+    """Reset all envs, step with random admissible actions until all are done; repeat for ``seconds``."""
+    n = pool.num_envs
+    steps = episodes = resets = 0
+    reset_time = step_time = 0.0
+    cursor = 0
+    while reset_time + step_time < seconds or resets == 0:
+        batch = [tasks[(cursor + i) % len(tasks)] for i in range(n)]
+        cursor += n
+        t0 = time.perf_counter()
+        infos = [info for _, info in pool.reset(batch)]
+        reset_time += time.perf_counter() - t0
+        resets += 1
+        live = [not info.get("error") for info in infos]
+        while any(live):
+            actions = [rng.choice(infos[i]["admissible_actions"] or ["look"]) if live[i] else None for i in range(n)]
+            t0 = time.perf_counter()
+            results = pool.step(actions)
+            step_time += time.perf_counter() - t0
+            for i, r in enumerate(results):
+                if r is None:
+                    continue
+                steps += 1
+                infos[i] = r.info
+                if r.done:
+                    live[i] = False
+                    episodes += 1
+    return {"steps": steps, "episodes": episodes, "resets": resets, "reset_s": reset_time / resets,
+            "steps_per_s": steps / (reset_time + step_time)}
+
+
+def bench(name: str, cfg: EnvConfig, actors: Sequence[int], seconds: float, seed: int) -> List[Dict[str, Any]]:
+    from agent_system.environments.base import make_env_family
+    from agent_system.environments.env_pool import EnvPool, LocalEnvPool
+
+    family = make_env_family(cfg)
+    tasks = family.tasks("train")
+    rows = []
+    local = LocalEnvPool(family, 1, cfg)
+    rows.append({"env": name, "pool": "local", "actors": 1, **_play(local, tasks, seconds, random.Random(seed))})
+    local.close()
+    for k in actors:
+        pool = EnvPool(family, k, cfg)
+        pool.reset(tasks[:k])  # actor start-up is not part of the measurement
+        rows.append({"env": name, "pool": "ray", "actors": k, **_play(pool, tasks, seconds, random.Random(seed))})
+        pool.close()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default="household", help=f"comma-separated targets from {sorted(TARGETS)}")
+    p.add_argument("--actors", default="1,2,4", help="Ray pool sizes (empty: in-process rows only)")
+    p.add_argument("--seconds", type=float, default=3.0, help="measured time per row")
+    p.add_argument("--max_steps", type=int, default=50)
+    p.add_argument("--size", type=int, default=3, help="household room size (1-5)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    names = [n for n in args.env.split(",") if n]
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise SystemExit(f"--env: unknown target(s) {unknown}; known: {sorted(TARGETS)}")
+    actors = [int(a) for a in args.actors.split(",") if a]
+    if actors:
+        import ray
+
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(num_cpus=max(4, max(actors)), include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": path}})
+    for name in names:
+        for row in bench(name, TARGETS[name](args), actors, args.seconds, args.seed):
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""``python -m skillrl.main_eval``: evaluate a policy on a split and write the result as JSON.
+
+Same ``env.*`` keys as training (configs/eval.yaml, schema ``EvalConfig``)::
+
+    python -m skillrl.main_eval env.env_name=household eval.policy=expert eval.output=eval.json
+    python -m skillrl.main_eval env.env_name=alfworld/AlfredTWEnv eval.split=valid_unseen \\
+        eval.policy=model actor_rollout_ref.model.path=/path/to/model eval.backend=vllm
+    python -m skillrl.main_eval eval.policy=openai eval.openai.model=gpt-4o-mini   # prompting baseline
+
+Policies (``eval.policy``): ``expert`` (the family's expert, wrapped in the ``<think>/<action>``
+format and sent through the same manager and projection), ``model`` (a local model with the
+``hf`` or ``vllm`` engine) and ``openai`` (any OpenAI-compatible endpoint, ``eval.openai``).
+Skills are retrieved into the prompts when ``env.use_skills_only_memory=true`` (not for the
+expert, which ignores prompts). The JSON has ``success_rate``, ``success_rate_by_task_type``
+(the six ALFWorld types for household/ALFWorld; null for a type with no episode), ``num_episodes``,
+``mean_steps``, ``env_steps_per_s`` (environment steps per second of time spent in the pool's
+step calls, all environments of a batch in parallel) and ``env_reset_s`` (seconds per batch
+reset), plus counts, the invalid-action rate and wall time. Each task of the split is played once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+logger = logging.getLogger("skillrl.eval")
+
+HOUSEHOLD_LIKE = ("household", "alfworld", "alfworld/AlfredTWEnv")
+
+
+def select_tasks(family: Any, split: str, num_episodes: int) -> List[Any]:
+    """The split's tasks; a cap (``eval.num_episodes``) takes them round-robin over task types so a
+    short evaluation still covers every type (ALFWorld lists its games grouped by type)."""
+    tasks = family.tasks(split)
+    if not tasks:
+        raise ValueError(f"env.env_name={family.env_cfg.env_name}: split {split!r} has no tasks; check the data "
+                         "path or choose another eval.split")
+    if num_episodes is None or num_episodes < 0 or num_episodes >= len(tasks):
+        return tasks
+    by_type: Dict[str, List[Any]] = {}
+    for t in tasks:
+        by_type.setdefault(t.task_type, []).append(t)
+    picked: List[Any] = []
+    queues = list(by_type.values())
+    while len(picked) < num_episodes:
+        for q in queues:
+            if q and len(picked) < num_episodes:
+                picked.append(q.pop(0))
+    return picked
+
+
+def build_memory(cfg: Any) -> Optional[Any]:
+    if not cfg.env.use_skills_only_memory or cfg.eval.policy == "expert":
+        return None
+    from agent_system.memory import SkillsOnlyMemory
+
+    return SkillsOnlyMemory.from_config(cfg.env.skills_only_memory, domain=cfg.env.env_name)
+
+
+def build_policy(cfg: Any, manager_ref: Dict[str, Any]):
+    """The text policy; the expert needs the manager of the batch being played (``manager_ref``)."""
+    from agent_system.multi_turn_rollout.policies import ChatPolicy, EnginePolicy, expert_policy
+
+    if cfg.eval.policy == "expert":
+        return lambda prompts, obs: expert_policy(manager_ref["manager"])(prompts, obs)
+    if cfg.eval.policy == "openai":
+        return ChatPolicy.from_config(cfg.eval.openai, max_workers=cfg.eval.batch_size)
+    from skillrl.workers.distributed import resolve_device
+
+    return EnginePolicy.from_config(cfg, cfg.eval.backend, resolve_device(cfg.trainer.device))
+
+
+def _use_ray(cfg: Any) -> bool:
+    return cfg.eval.pool == "ray" or (cfg.eval.pool == "auto" and cfg.env.env_name != "household")
+
+
+def play(cfg: Any, family: Any, tasks: List[Any], memory: Any, use_ray: bool) -> Tuple[List[Any], Dict[str, float]]:
+    """Play every task once, ``eval.batch_size`` at a time; returns (trajectories, environment timing)."""
+    from agent_system.environments.env_manager import EnvironmentManager
+    from agent_system.environments.env_pool import make_pool
+    from agent_system.multi_turn_rollout.episode_runner import run_episodes
+
+    ref: Dict[str, Any] = {}
+    policy = build_policy(cfg, ref)
+    trajs: List[Any] = []
+    timing = {"reset_s": 0.0, "step_s": 0.0, "steps": 0, "resets": 0}
+    pool = None
+    bar = _progress(len(tasks), cfg)
+    try:
+        for start in range(0, len(tasks), cfg.eval.batch_size):
+            chunk = tasks[start:start + cfg.eval.batch_size]
+            if pool is None or pool.num_envs != len(chunk):
+                if pool is not None:
+                    pool.close()
+                pool = make_pool(family, len(chunk), cfg.env, use_ray=use_ray)
+            manager = EnvironmentManager(cfg.env, family, pool, memory)
+            ref["manager"] = manager
+            trajs.extend(run_episodes(manager, chunk, policy, env_name=cfg.env.env_name, progress=bar))
+            for key, attr in (("reset_s", "reset_time_s"), ("step_s", "step_time_s"), ("steps", "env_steps"),
+                              ("resets", "env_resets")):
+                timing[key] += getattr(manager, attr)
+    finally:
+        if pool is not None:
+            pool.close()
+        if bar is not None:
+            bar.close()
+    return trajs, timing
+
+
+def evaluate(cfg: Any) -> Dict[str, Any]:
+    """Run the evaluation described by a validated EvalConfig; returns what is written to JSON."""
+    from agent_system.environments.base import make_env_family
+    from agent_system.multi_turn_rollout.episode_runner import ALFWORLD_TASK_TYPES, summarize
+    from agent_system.trajectory import write_jsonl
+
+    t_start = time.perf_counter()
+    family = make_env_family(cfg.env)
+    tasks = select_tasks(family, cfg.eval.split, cfg.eval.num_episodes)
+    use_ray = _use_ray(cfg)
+    if use_ray:
+        from skillrl.main_ppo import init_ray
+
+        init_ray(cfg.ray_init)
+    memory = build_memory(cfg)
+    trajs, timing = play(cfg, family, tasks, memory, use_ray)
+    result = summarize(trajs, ALFWORLD_TASK_TYPES if cfg.env.env_name in HOUSEHOLD_LIKE else ())
+    result.update(
+        env_steps_per_s=timing["steps"] / timing["step_s"] if timing["step_s"] > 0 else 0.0,
+        env_steps=int(timing["steps"]), env_step_time_s=timing["step_s"],
+        env_reset_s=timing["reset_s"] / timing["resets"] if timing["resets"] else 0.0,
+        wall_s=time.perf_counter() - t_start, policy=cfg.eval.policy,
+        split=cfg.eval.split, env_name=cfg.env.env_name, skills=memory is not None,
+        pool="ray" if use_ray else "local",
+    )
+    if cfg.eval.policy == "model":
+        result["model"] = cfg.actor_rollout_ref.model.path
+    if cfg.eval.trajectories:
+        write_jsonl(cfg.eval.trajectories, trajs)
+    _write_json(cfg.eval.output, result)
+    return result
+
+
+def _progress(total: int, cfg: Any):
+    if not cfg.eval.progress_bar:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"eval {cfg.env.env_name}/{cfg.eval.split} ({cfg.eval.policy})", unit="episode",
+                file=sys.stderr)
+
+
+def _write_json(path: str, result: Dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _print_summary(result: Dict[str, Any], path: str) -> None:
+    lines = [f"success_rate {result['success_rate']:.3f} over {result['num_episodes']} episodes "
+             f"(mean {result['mean_steps']:.1f} steps, {result['env_steps_per_s']:.0f} env steps/s)"]
+    for t, r in result["success_rate_by_task_type"].items():
+        lines.append(f"  {t:34s} {'-' if r is None else f'{r:.3f}'}")
+    lines.append(f"written to {os.path.abspath(path)}")
+    print("\n".join(lines), flush=True)
+
+
+def main() -> None:
+    from skillrl.config import CONFIG_DIR, EvalConfig, hydra_argv, to_dataclass
+
+    hydra_argv()
+    if not any(a.startswith("hydra.run.dir=") for a in sys.argv[1:]):
+        # Hydra's own log goes under the run directory, as for training, not a dated outputs/ tree.
+        sys.argv.append("hydra.run.dir=${trainer.default_local_dir}/eval_hydra")
+    import hydra
+
+    @hydra.main(config_path=CONFIG_DIR, config_name="eval", version_base=None)
+    def _entry(cfg) -> None:
+        config = to_dataclass(cfg, EvalConfig)
+        result = evaluate(config)
+        _print_summary(result, config.eval.output)
+
+    _entry()
+
+
+if __name__ == "__main__":
+    main()

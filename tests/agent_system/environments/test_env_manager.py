@@ -1,0 +1,137 @@
+"""EnvironmentManager over household environments: prompts, skills, projection, history, dones."""
+import numpy as np
+import pytest
+
+from agent_system.environments.base import make_env_family
+from agent_system.environments.env_manager import EnvironmentManager
+from agent_system.environments.env_pool import LocalEnvPool
+from agent_system.environments.household import TASK_TYPES
+from agent_system.multi_turn_rollout.episode_runner import run_episodes, summarize
+from agent_system.multi_turn_rollout.policies import expert_policy, wrap_action
+from skillrl.config.schema import EnvConfig
+
+
+class RecordingMemory:
+    """The SkillsOnlyMemory interface, recording what it was asked (collaborator, not under test)."""
+
+    def __init__(self, tag="SKILL-A"):
+        self.tag, self.asked = tag, []
+
+    def retrieve(self, task_description, top_k, task_type=None):
+        self.asked.append((task_description, top_k, task_type))
+        return {"lines": [f"{self.tag}: {task_type} needs {task_description}"]}
+
+    def format_for_prompt(self, retrieved):
+        return "\n".join(retrieved["lines"])
+
+
+def _setup(n, memory=None, **env_kw):
+    cfg = EnvConfig(env_name="household", **env_kw)
+    cfg.household.size = 2
+    fam = make_env_family(cfg)
+    return cfg, fam, EnvironmentManager(cfg, fam, LocalEnvPool(fam, n, cfg), memory)
+
+
+def test_expert_through_manager_and_projection_wins_every_type():
+    cfg, fam, mgr = _setup(12, max_steps=20)
+    tasks = fam.tasks("valid")[:12]
+    trajs = run_episodes(mgr, tasks, expert_policy(mgr), env_name="household")
+    assert all(t.won for t in trajs), [(t.task_id, len(t.steps)) for t in trajs if not t.won]
+    assert all(s.valid for t in trajs for s in t.steps)
+    summary = summarize(trajs)
+    assert summary["success_rate"] == 1.0 and summary["num_episodes"] == 12
+    assert set(summary["success_rate_by_task_type"]) == set(TASK_TYPES)
+    assert all(v == 1.0 for v in summary["success_rate_by_task_type"].values())
+    assert trajs[0].steps[0].prompt.startswith("You control an agent")
+    assert trajs[0].steps[-1].reward == 10.0 and trajs[0].total_reward == 10.0
+
+
+def test_skills_are_in_the_very_first_prompt_and_kept_for_the_episode():
+    mem = RecordingMemory()
+    cfg, fam, mgr = _setup(4, memory=mem)
+    task = fam.tasks("train")[3]
+    obs = mgr.reset([task] * 4)
+    desc = obs[0]["task"]
+    assert mem.asked == [(desc, cfg.skills_only_memory.top_k, task.task_type)]  # once per distinct task
+    assert obs[0]["skills_text"] == f"SKILL-A: {task.task_type} needs {desc}"
+    assert obs[0]["skills_text"] in obs[0]["prompt"] and desc in obs[0]["prompt"]
+    assert obs[0]["anchor"].startswith("You are in the middle of a room.")
+    mgr.memory = RecordingMemory("SKILL-B")  # swapping applies from the next reset on
+    nxt, _, _, _ = mgr.step(["<think>t</think><action>look</action>"] * 4)
+    assert "SKILL-A" in nxt[0]["prompt"] and "SKILL-B" not in nxt[0]["prompt"]
+    assert "SKILL-B" in mgr.reset([task] * 4)[0]["prompt"]
+
+
+def test_real_skill_bank_text_reaches_the_first_prompt(repo_root):
+    from agent_system.memory import SkillsOnlyMemory
+
+    bank = repo_root / "memory_data" / "household" / "claude_style_skills.json"
+    if not bank.is_file():
+        pytest.skip(f"no household skill bank at {bank}")
+    mem = SkillsOnlyMemory(str(bank), domain="household")
+    _, fam, mgr = _setup(1, memory=mem)
+    ob = mgr.reset([fam.tasks("train")[0]])[0]
+    assert ob["skills_text"].strip() and ob["skills_text"].strip() in ob["prompt"]
+
+
+def test_history_window_and_admissible_actions_in_prompt():
+    cfg, fam, mgr = _setup(1, history_length=2, max_steps=10)
+    obs = mgr.reset([fam.tasks("train")[0]])
+    acts = ["inventory", "look", "help", "inventory"]
+    for a in acts:
+        assert all(f"'{x}'" in obs[0]["prompt"] for x in obs[0]["admissible_actions"])
+        obs, _, _, infos = mgr.step([wrap_action(a, "probe")])
+        assert infos[0]["action"] == a and infos[0]["is_action_valid"]
+    p = obs[0]["prompt"]
+    assert "You have already taken 4 step(s)" in p and "most recent 2" in p
+    assert "Step 4. Observation" in p and "Action: inventory" in p and "Step 3." in p
+    assert "Step 2." not in p and "Step 1." not in p
+    assert obs[0]["step"] == 4
+
+
+def test_malformed_outputs_are_marked_invalid_and_do_not_crash():
+    cfg, fam, mgr = _setup(5, max_steps=5)
+    mgr.reset(fam.tasks("train")[:5])
+    bad = ["no tags at all", "<think>x</think><action></action>", "<think>想</think><action>look</action>",
+           None, "<think>x</think><action>go to desk 1</action> trailing"]
+    obs, rewards, dones, infos = mgr.step(bad)
+    assert [i["is_action_valid"] for i in infos] == [False] * 5
+    assert [o["anchor"] == "Nothing happens." for o in obs[:4]] == [True, True, False, True]
+    assert infos[2]["action"] == "look"  # the tagged action still runs; only its validity is lost
+    assert not dones.any() and (rewards == 0).all()
+
+
+def test_inactive_envs_are_not_stepped_and_max_steps_ends_episodes():
+    cfg, fam, mgr = _setup(3, max_steps=2)
+    mgr.reset(fam.tasks("train")[:3])
+    look = wrap_action("look", "x")
+    obs, rewards, dones, infos = mgr.step([look] * 3, np.array([True, False, True]))
+    assert obs[1] is None and dones[1] and rewards[1] == 0 and infos[1]["active"] is False
+    assert obs[0]["step"] == 1 and not dones[0]
+    obs, _, dones, infos = mgr.step([look] * 3, np.array([True, True, True]))
+    assert dones[0] and infos[0].get("truncated") and not infos[0]["won"]
+    assert obs[1]["step"] == 1  # env 1 was never stepped before
+    obs, _, dones, _ = mgr.step([look] * 3)
+    assert obs[0] is None and obs[2] is None and dones.all()  # finished envs are not stepped again
+
+
+def test_bad_sizes_are_reported():
+    cfg, fam, mgr = _setup(2)
+    with pytest.raises(ValueError, match="repeat each task"):
+        mgr.reset(fam.tasks("train")[:3])
+    mgr.reset(fam.tasks("train")[:2])
+    with pytest.raises(ValueError, match="3 outputs for 2"):
+        mgr.step(["a", "b", "c"])
+
+
+def test_memory_with_the_original_two_argument_retrieve():
+    class OriginalMemory:
+        def retrieve(self, task_description, top_k):
+            return {"text": f"ORIG {top_k} {task_description}"}
+
+        def format_for_prompt(self, retrieved):
+            return retrieved["text"]
+
+    _, fam, mgr = _setup(1, memory=OriginalMemory())
+    ob = mgr.reset(fam.tasks("train")[:1])[0]
+    assert ob["skills_text"] == f"ORIG 6 {ob['task']}" and ob["skills_text"] in ob["prompt"]

@@ -1,0 +1,151 @@
+"""Ray environment pools: parallel reset/step, determinism, crash and timeout recovery."""
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from agent_system.environments.base import make_env_family
+from agent_system.environments.env_manager import EnvironmentManager
+from agent_system.environments.env_pool import EnvPool, LocalEnvPool
+from agent_system.environments.household import HouseholdEnv, HouseholdFamily
+from agent_system.multi_turn_rollout.episode_runner import run_episodes
+from agent_system.multi_turn_rollout.policies import expert_policy, wrap_action
+from skillrl.config.schema import EnvConfig
+
+
+class SleepyEnv(HouseholdEnv):
+    """A household env that hangs on the action "sleep" (a stuck environment) and dies on "crash"."""
+
+    def step(self, action):
+        if action == "sleep":
+            time.sleep(600)
+        if action == "crash":
+            import os
+
+            os._exit(3)  # the worker process disappears without a Python exception
+        return super().step(action)
+
+
+class SleepyFamily(HouseholdFamily):
+    def make_env(self):
+        return SleepyEnv(max_steps=self.env_cfg.max_steps, default_size=self.env_cfg.household.size)
+
+
+def _cfg(**kw):
+    cfg = EnvConfig(env_name="household", **kw)
+    cfg.household.size = 2
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def ray_env(ray_local):
+    # Actors must unpickle the test's family classes: ship this module by value.
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    return ray_local
+
+
+def test_ray_pool_matches_local_pool_step_for_step(ray_env):
+    cfg = _cfg(max_steps=20)
+    fam = make_env_family(cfg)
+    tasks = fam.tasks("train")[:4]
+    ray_pool, local_pool = EnvPool(fam, 4, cfg), LocalEnvPool(fam, 4, cfg)
+    try:
+        a, b = ray_pool.reset(tasks), local_pool.reset(tasks)
+        assert a == b
+        infos = [info for _, info in a]
+        for _ in range(cfg.max_steps):
+            actions = [i["expert_action"] if not i.get("done") else None for i in infos]
+            if all(x is None for x in actions):
+                break
+            a, b = ray_pool.step(actions), local_pool.step(actions)
+            assert [r and (r.observation, r.reward, r.done, r.info) for r in a] == \
+                   [r and (r.observation, r.reward, r.done, r.info) for r in b]
+            infos = [dict(r.info, done=r.done) if r else old for r, old in zip(a, infos)]
+        assert all(i.get("won") for i in infos)
+    finally:
+        ray_pool.close()
+
+
+def _kill_and_wait(ray, actor, timeout=60.0):
+    """ray.kill returns before the actor is gone; wait until calls to it fail."""
+    ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.ping.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            return
+        except ray.exceptions.GetTimeoutError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the killed actor still answers")
+
+
+def test_killed_actor_is_replaced_and_its_episode_fails_with_a_reason(ray_env):
+    cfg = _cfg(max_steps=20, step_timeout_s=30.0)
+    fam = make_env_family(cfg)
+    pool = EnvPool(fam, 2, cfg)
+    mgr = EnvironmentManager(cfg, fam, pool)
+    try:
+        tasks = fam.tasks("train")[:2]
+        mgr.reset(tasks)
+        _kill_and_wait(ray_env, pool.actor(0))
+        obs, rewards, dones, infos = mgr.step([wrap_action("look", "x")] * 2)
+        assert dones[0] and not infos[0]["won"] and rewards[0] == 0
+        assert "died" in infos[0]["error"]
+        assert not dones[1] and "error" not in infos[1]
+        assert pool.restarts == 1
+        trajs = run_episodes(mgr, tasks, expert_policy(mgr))  # the replacement plays normally
+        assert all(t.won for t in trajs)
+    finally:
+        mgr.close()
+
+
+def test_hung_and_crashed_workers_end_their_episodes_without_hanging(ray_env):
+    cfg = _cfg(max_steps=20, step_timeout_s=2.0)
+    fam = SleepyFamily(cfg)
+    pool = EnvPool(fam, 3, cfg)
+    mgr = EnvironmentManager(cfg, fam, pool)
+    try:
+        tasks = fam.tasks("train")[:3]
+        mgr.reset(tasks)
+        t0 = time.monotonic()
+        # "sleep"/"crash" are not valid actions, but the manager sends invalid text to the env anyway
+        _, _, dones, infos = mgr.step(["sleep", "crash", wrap_action("look", "x")])
+        assert time.monotonic() - t0 < 30
+        assert dones[0] and "timed out" in infos[0]["error"] and not infos[0]["won"]
+        assert dones[1] and "died" in infos[1]["error"]
+        assert not dones[2] and infos[2]["is_action_valid"]
+        assert pool.restarts == 2
+        trajs = run_episodes(mgr, tasks, expert_policy(mgr))
+        assert all(t.won for t in trajs)
+    finally:
+        mgr.close()
+
+
+def test_env_exception_ends_the_episode_but_keeps_the_worker(ray_env):
+    cfg = _cfg(max_steps=20)
+    fam = make_env_family(cfg)
+    pool = EnvPool(fam, 1, cfg)
+    try:
+        bad = fam.tasks("train")[0]
+        bad.payload = {}  # reset raises ValueError (no seed)
+        (obs, info), = pool.reset([bad])
+        assert "ValueError" in info["error"] and "payload" in info["error"]
+        assert pool.restarts == 0
+        (obs, info), = pool.reset(fam.tasks("train")[:1])
+        assert "error" not in info and obs.startswith("You are in the middle")
+    finally:
+        pool.close()
+
+
+def test_local_pool_turns_exceptions_into_failed_episodes():
+    cfg = _cfg()
+    fam = make_env_family(cfg)
+    pool = LocalEnvPool(fam, 2, cfg)
+    res = pool.step(["look", None])  # stepping before reset raises inside the env
+    assert res[1] is None and res[0].done and "RuntimeError" in res[0].info["error"]
+    with pytest.raises(ValueError, match="pool of 2"):
+        pool.reset(fam.tasks("train")[:1])
+    assert np.all([r is None for r in pool.step([None, None])])
