@@ -45,7 +45,14 @@ class TextEnv:
 
 
 class EnvFamily:
-    """Everything the framework needs to know about one kind of environment."""
+    """Everything the framework needs to know about one kind of environment.
+
+    Optional hooks the environment manager reads when a family defines them: ``templates``
+    (its prompt templates), ``project_actions(outputs, admissible)`` (text -> actions, validity),
+    ``wrap_expert_action(action, reason)`` (an expert action in the family's output format) and
+    ``no_expert_action``. The constructor must be cheap: the Ray pool ships ``family.make_env``,
+    and with it the family object, to every environment actor.
+    """
 
     name: str = ""
 
