@@ -279,6 +279,9 @@ class AlfworldConfig:
     eval_dataset: str = "eval_in_distribution"  # eval_in_distribution | eval_out_of_distribution
     speedups: bool = True  # cache pure parts of the TextWorld engine
     task_types: Optional[List[str]] = None  # None: all six
+    # Once an episode leaves the game's walkthrough, ask fast-downward for a new expert plan
+    # (info["expert_plan"]); off by default: one replan can take tens of seconds.
+    expert_replan: bool = False
 
 
 @dataclass

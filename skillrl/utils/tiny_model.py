@@ -28,7 +28,7 @@ from typing import Iterator, List
 
 TINY_MODEL_ALIAS = "builtin:tiny"
 # Bumped whenever the builder's output changes, so stale cache directories are rebuilt.
-BUILD_VERSION = "1"
+BUILD_VERSION = "2"
 _VERSION_FILE = "skillrl_tiny_model.json"
 
 IM_START, IM_END, EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -202,7 +202,11 @@ def tiny_qwen2_config(vocab_size: int, eos_id: int, pad_id: int, **overrides):
 
 
 def build_tiny_model(output_dir: str, seed: int = 0, vocab_size: int = 2048, **config_overrides) -> str:
-    """Write the tiny model + tokenizer to ``output_dir`` (created if missing); return the path."""
+    """Write the tiny model + tokenizer to ``output_dir`` (created if missing); return the path.
+
+    ``vocab_size`` is the BPE training target; the model's vocabulary is the tokenizer's actual
+    size (at most that). ``config_overrides`` go to ``Qwen2Config`` (e.g. ``num_hidden_layers``).
+    """
     import torch
     from transformers import GenerationConfig, Qwen2ForCausalLM
 
@@ -214,7 +218,9 @@ def build_tiny_model(output_dir: str, seed: int = 0, vocab_size: int = 2048, **c
     tokenizer = build_tokenizer(vocab_size)
     eos_id = tokenizer.convert_tokens_to_ids(IM_END)
     pad_id = tokenizer.convert_tokens_to_ids(EOT)
-    config = tiny_qwen2_config(vocab_size, eos_id, pad_id, **config_overrides)
+    # The corpus may not fill the requested vocabulary; sizing the embedding to the tokenizer
+    # keeps every id the model can emit decodable (vLLM's detokenizer rejects unknown ids).
+    config = tiny_qwen2_config(len(tokenizer), eos_id, pad_id, **config_overrides)
     # Seed a private generator state so building does not disturb the caller's RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

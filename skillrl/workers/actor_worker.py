@@ -1,0 +1,74 @@
+"""Ray actor hosting one rank of the FSDP actor / reference (:class:`skillrl.workers.actor.FSDPActor`).
+
+The logic is in the plain class; this wrapper only joins the process group and forwards calls.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Tuple
+
+import ray
+
+from skillrl.protocol import DataProto
+
+
+@ray.remote
+class ActorRefWorker:
+    def __init__(self, config, role: str, rank: int, world_size: int, device: str, cpu_threads: int = 1):
+        self.config, self.role, self.rank, self.world_size, self.device = config, role, rank, world_size, device
+        self.impl = None
+        if device == "cpu":
+            import torch
+
+            # Ranks share the host's cores; one thread each avoids oversubscription.
+            torch.set_num_threads(max(1, int(cpu_threads)))
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+    def rendezvous_address(self) -> Tuple[str, int]:
+        from skillrl.workers.distributed import rendezvous_address
+
+        return rendezvous_address()
+
+    def init_model(self, master_addr: str, master_port: int, model_path: Optional[str] = None) -> bool:
+        from skillrl.workers.actor import FSDPActor
+        from skillrl.workers.distributed import init_distributed
+
+        init_distributed(self.rank, self.world_size, master_addr, master_port, self.device)
+        self.impl = FSDPActor(self.config, self.role, self.device, model_path)
+        return True
+
+    def compute_log_prob(self, data: DataProto) -> DataProto:
+        return self.impl.compute_log_prob(data)
+
+    def compute_ref_log_prob(self, data: DataProto) -> DataProto:
+        return self.impl.compute_ref_log_prob(data)
+
+    def update_policy(self, data: DataProto) -> Dict[str, float]:
+        return self.impl.update_policy(data)
+
+    def state_dict_for_rollout(self):
+        return self.impl.state_dict_for_rollout()
+
+    def save_checkpoint(self, ckpt_dir: str) -> None:
+        self.impl.save_checkpoint(ckpt_dir)
+
+    def load_checkpoint(self, ckpt_dir: str) -> None:
+        self.impl.load_checkpoint(ckpt_dir)
+
+    def export_hf(self, out_dir: str) -> Optional[str]:
+        return self.impl.export_hf(out_dir)
+
+    def state_checksums(self) -> Dict[str, float]:
+        return self.impl.state_checksums()
+
+    def greedy_generate(self, prompt_token_ids, max_tokens: int, eos_ids):
+        return self.impl.greedy_generate(prompt_token_ids, max_tokens, eos_ids)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Any other method of the plain class (for tools and tests)."""
+        return getattr(self.impl, method)(*args, **kwargs)
+
+    def shutdown(self) -> None:
+        from skillrl.workers.distributed import destroy_distributed
+
+        destroy_distributed()

@@ -1,0 +1,194 @@
+"""Building blocks of the FSDP2 actor: model loading, LoRA, sharding, optimiser, full-weight views.
+
+Departures from verl: FSDP2 (``fully_shard``, per-parameter DTensor sharding) instead of FSDP1's
+flat parameters; every rank loads the Hugging Face weights on the host and ``fully_shard`` keeps
+only its shard on the device (verl loads on rank 0 and broadcasts, which saves host memory for
+large models). On CUDA the master weights stay fp32 and compute runs in bf16
+(``MixedPrecisionPolicy``); a frozen reference keeps bf16 weights. On CPU everything is fp32.
+LoRA merges are computed here (``W + scale * B @ A``) so the rollout engine always receives plain
+base-model weights.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import math
+import re
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import torch
+from torch import nn
+
+logger = logging.getLogger("skillrl.workers")
+
+
+def attn_implementation(device: str) -> str:
+    """flash-attn 2 when installed and on GPU (variable-length packing); SDPA otherwise."""
+    if device == "cuda" and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
+def load_causal_lm(path: str, device: str, trainable: bool, trust_remote_code: bool = False,
+                   external_lib: Optional[str] = None) -> nn.Module:
+    """Load on the host: fp32 for trainable weights (and on CPU), bf16 for a frozen GPU copy."""
+    from transformers import AutoModelForCausalLM
+
+    if external_lib:
+        importlib.import_module(external_lib)  # registers custom architectures with transformers
+    dtype = torch.float32 if (trainable or device == "cpu") else torch.bfloat16
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=dtype, attn_implementation=attn_implementation(device),
+        trust_remote_code=trust_remote_code)
+    model.config.use_cache = False
+    return model
+
+
+def apply_lora(model: nn.Module, rank: int, alpha: int, target_modules: Any) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    targets = target_modules
+    if isinstance(targets, str) and targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0, bias="none",
+                     task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def _decoder_layers(model: nn.Module):
+    names = set(getattr(_base_hf_model(model), "_no_split_modules", None) or [])
+    return [m for m in model.modules() if type(m).__name__ in names]
+
+
+def _base_hf_model(model: nn.Module) -> nn.Module:
+    """The transformers model under a peft wrapper (or the model itself)."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def shard(model: nn.Module, mesh, device: str, param_offload: bool = False, train: bool = True) -> nn.Module:
+    """``fully_shard`` every decoder layer, then the root (embeddings, norm, head)."""
+    from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
+
+    kwargs: Dict[str, Any] = {"mesh": mesh}
+    if device == "cuda":
+        kwargs["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        kwargs["offload_policy"] = CPUOffloadPolicy(pin_memory=True) if param_offload else OffloadPolicy()
+    elif param_offload:
+        logger.info("param_offload has no effect on CPU (the parameters are already in host memory)")
+    layers = _decoder_layers(model)
+    if not layers:
+        raise ValueError(f"cannot find the decoder layers of {type(model).__name__} for FSDP wrapping "
+                         "(the model declares no _no_split_modules)")
+    for layer in layers:
+        fully_shard(layer, **kwargs)
+    fully_shard(model, **kwargs)
+    if not train:
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+# ---------------------------------------------------------------------------------- optimiser
+
+
+def warmup_steps(optim_cfg) -> int:
+    total = max(int(optim_cfg.total_training_steps), 0)
+    if optim_cfg.lr_warmup_steps is not None and optim_cfg.lr_warmup_steps >= 0:
+        return int(optim_cfg.lr_warmup_steps)
+    return int(optim_cfg.lr_warmup_steps_ratio * total)
+
+
+def lr_lambda(step: int, warmup: int, total: int, style: str, min_ratio: float = 0.0) -> float:
+    """Linear warm-up to 1, then constant or cosine decay to ``min_ratio`` at ``total`` steps."""
+    if warmup > 0 and step < warmup:
+        return float(step + 1) / float(warmup + 1)
+    if style == "constant" or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build_optimizer(model: nn.Module, optim_cfg) -> Tuple[torch.optim.Optimizer, Any]:
+    if optim_cfg.warmup_style not in ("constant", "cosine"):
+        raise ValueError(f"actor_rollout_ref.actor.optim.warmup_style={optim_cfg.warmup_style!r} is not "
+                         "supported; use 'constant' or 'cosine'")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the actor has no trainable parameters (check model.lora_rank / target_modules)")
+    opt = torch.optim.AdamW(params, lr=optim_cfg.lr, betas=tuple(optim_cfg.betas),
+                            weight_decay=optim_cfg.weight_decay)
+    warm, total = warmup_steps(optim_cfg), int(optim_cfg.total_training_steps)
+    style = optim_cfg.warmup_style
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, warm, total, style))
+    return opt, sched
+
+
+def move_optimizer_state(opt: torch.optim.Optimizer, device: str) -> None:
+    """Park Adam moments on the host between updates (``optimizer_offload``) or bring them back."""
+    for state in opt.state.values():
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor) and k != "step":
+                state[k] = v.to(device, non_blocking=True)
+
+
+def clip_grad_norm(model: nn.Module, max_norm: float) -> float:
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm=max_norm if max_norm > 0 else float("inf"))
+    if hasattr(norm, "full_tensor"):  # a DTensor under FSDP2
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+# --------------------------------------------------------------------------- full-weight views
+
+_PEFT_PREFIX = "base_model.model."
+_LORA_PART = re.compile(r"\.lora_(A|B)\.[^.]+\.weight$")
+
+
+def iter_full_tensors(model: nn.Module, dtype: Optional[torch.dtype] = None) -> Iterator[Tuple[str, torch.Tensor]]:
+    """(name, full host tensor) per parameter/buffer; a collective, so every rank must iterate."""
+    for name, t in model.state_dict().items():
+        full = t.full_tensor() if hasattr(t, "full_tensor") else t
+        full = full.detach().to("cpu")
+        if dtype is not None and full.is_floating_point():
+            full = full.to(dtype)
+        yield name, full
+
+
+def merged_base_weights(named: Iterator[Tuple[str, torch.Tensor]], lora_scale: Optional[float]) -> Iterator[Tuple[str, torch.Tensor]]:
+    """Turn a (possibly peft-wrapped) stream into plain transformers names, merging LoRA pairs.
+
+    peft names a wrapped linear ``<m>.base_layer.weight`` with ``<m>.lora_A.<adapter>.weight`` and
+    ``<m>.lora_B.<adapter>.weight`` beside it; the merged weight is ``W + scale * B @ A``.
+    """
+    if lora_scale is None:
+        yield from named
+        return
+    pending: Dict[str, Dict[str, torch.Tensor]] = {}
+    for name, t in named:
+        name = name[len(_PEFT_PREFIX):] if name.startswith(_PEFT_PREFIX) else name
+        m = _LORA_PART.search(name)
+        if m:
+            module = name[: m.start()]
+            pending.setdefault(module, {})[m.group(1)] = t
+        elif ".base_layer." in name:
+            module, leaf = name.split(".base_layer.")
+            pending.setdefault(module, {})[leaf] = t
+        else:
+            yield name, t
+            continue
+        entry = pending[module]
+        if {"weight", "A", "B"} <= entry.keys():
+            w, a, b = entry.pop("weight"), entry.pop("A"), entry.pop("B")
+            delta = (b.float() @ a.float()) * lora_scale
+            yield f"{module}.weight", (w.float() + delta).to(w.dtype)
+        if "bias" in entry:
+            yield f"{module}.bias", entry.pop("bias")
+        if not entry:
+            pending.pop(module)
+    leftovers = {k: sorted(v) for k, v in pending.items() if v}
+    if leftovers:
+        raise RuntimeError(f"incomplete LoRA parts after merging: {leftovers}")

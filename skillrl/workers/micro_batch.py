@@ -1,0 +1,135 @@
+"""Pure helpers for the actor's forward passes: micro-batch plans and padding-free packing.
+
+Rows are ``[prompt (left padded) | response (right padded)]``, as in :mod:`skillrl.protocol`.
+Two ways to cut a rank's rows into micro-batches:
+
+* fixed size (``*_micro_batch_size_per_gpu`` rows each);
+* token budget (``use_dynamic_bsz``): rows are spread over as few micro-batches as keep each
+  under ``*_max_token_len_per_gpu`` real tokens, balancing their loads. FSDP needs every rank to
+  run the same number of forward passes, so the count is agreed across ranks by the caller (a
+  micro-batch may then be empty; the actor runs a one-token dummy for it).
+
+Padding-free packing (``use_remove_padding``) concatenates the real tokens of a micro-batch into
+one row with positions restarting at 0 per sequence; transformers then builds a block-diagonal
+causal mask from the positions (SDPA/eager) or runs variable-length flash attention, so pad
+tokens cost nothing. Log-probs are requested only for positions that predict a response token
+(``logits_to_keep``), which skips the vocabulary projection of prompt tokens.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Sequence
+
+import torch
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """0 at the first real token of each row, counting up; pads get 0 (they are never attended)."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def fixed_micro_batches(n_rows: int, size: int) -> List[List[int]]:
+    if size <= 0:
+        raise ValueError(f"micro-batch size must be > 0, got {size}")
+    return [list(range(i, min(i + size, n_rows))) for i in range(0, n_rows, size)]
+
+
+def _balanced(lengths: Sequence[int], k: int) -> List[List[int]]:
+    """Longest-first into the least loaded of ``k`` bins; each bin keeps its rows in input order."""
+    bins: List[List[int]] = [[] for _ in range(k)]
+    loads = [0] * k
+    for i in sorted(range(len(lengths)), key=lambda j: (-lengths[j], j)):
+        b = min(range(k), key=lambda j: (loads[j], j))
+        bins[b].append(i)
+        loads[b] += lengths[i]
+    return [sorted(b) for b in bins]
+
+
+def _fits(bins: List[List[int]], lengths: Sequence[int], budget: int) -> bool:
+    # A row longer than the budget cannot be split, so a bin holding it alone counts as fitting.
+    return all(len(b) <= 1 or sum(lengths[i] for i in b) <= budget for b in bins)
+
+
+def token_budget_micro_batches(lengths: Sequence[int], max_tokens: int, min_count: int = 1) -> List[List[int]]:
+    """At least ``min_count`` micro-batches whose token sums stay within ``max_tokens`` (balanced)."""
+    if max_tokens <= 0:
+        raise ValueError(f"ppo_max_token_len_per_gpu / log_prob_max_token_len_per_gpu must be > 0, got {max_tokens}")
+    lengths = [int(x) for x in lengths]
+    k = max(min_count, 1, math.ceil(sum(lengths) / max_tokens))
+    while True:
+        bins = _balanced(lengths, k)
+        if _fits(bins, lengths, max_tokens) or k >= max(len(lengths), min_count):
+            return bins
+        k += 1
+
+
+def agree_on_count(count: int) -> int:
+    """The largest ``count`` over all ranks (identity without a process group)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return count
+    t = torch.tensor([count], dtype=torch.long)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
+def plan_micro_batches(attention_mask: torch.Tensor, use_dynamic_bsz: bool, micro_batch_size: int,
+                       max_token_len: int) -> List[List[int]]:
+    """Row indices per micro-batch. With a token budget, the count is agreed across ranks."""
+    n = attention_mask.shape[0]
+    if not use_dynamic_bsz:
+        return fixed_micro_batches(n, micro_batch_size)
+    lengths = attention_mask.sum(-1).tolist()
+    k = agree_on_count(len(token_budget_micro_batches(lengths, max_token_len)))
+    while True:
+        # Rebalancing into the agreed (larger) count can, rarely, overflow a bin and need one more;
+        # every rank sees the same agreed value, so they loop the same number of times.
+        bins = token_budget_micro_batches(lengths, max_token_len, min_count=k)
+        agreed = agree_on_count(len(bins))
+        if agreed == k:
+            return bins
+        k = agreed
+
+
+# ------------------------------------------------------------------------- packing
+
+
+@dataclass
+class Packed:
+    input_ids: torch.Tensor  # [1, T] real tokens of all rows, back to back
+    position_ids: torch.Tensor  # [1, T] restarting at 0 for each row
+    flat_index: torch.Tensor  # [T] where each packed token sits in the flattened [bs * L] layout
+    keep: torch.Tensor  # [K] packed positions whose logits predict a response token
+    target_flat: torch.Tensor  # [K] flat [bs * R] response slot each kept logit is scored for
+    labels: torch.Tensor  # [K] the response token each kept logit is scored on
+
+
+def pack(input_ids: torch.Tensor, attention_mask: torch.Tensor, response_length: int) -> Packed:
+    """Pack the real tokens of a [bs, L] batch into one row, and find the logits to keep.
+
+    The logit at packed position p predicts the token at p+1 of the same sequence, so response
+    token at flat slot f (a real token) is scored by the packed position just before it.
+    """
+    bs, L = input_ids.shape
+    mask = attention_mask.bool()
+    flat_index = mask.reshape(-1).nonzero(as_tuple=False).squeeze(-1)
+    ids = input_ids.reshape(-1)[flat_index]
+    pos = position_ids_from_mask(attention_mask).reshape(-1)[flat_index]
+    col = flat_index % L
+    is_resp = (col >= L - response_length) & (pos > 0)
+    packed_pos = is_resp.nonzero(as_tuple=False).squeeze(-1)
+    row = flat_index[packed_pos] // L
+    target = row * response_length + (col[packed_pos] - (L - response_length))
+    return Packed(ids.unsqueeze(0), pos.unsqueeze(0), flat_index, packed_pos - 1, target, ids[packed_pos])
+
+
+def padded_response_view(values: torch.Tensor, target_flat: torch.Tensor, bs: int,
+                         response_length: int) -> torch.Tensor:
+    """Scatter per-kept-token values [K] into a zero [bs, R] tensor."""
+    out = values.new_zeros(bs * response_length)
+    out[target_flat] = values
+    return out.view(bs, response_length)

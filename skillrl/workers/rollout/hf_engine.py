@@ -1,0 +1,114 @@
+"""Rollout with transformers ``generate``: batched, left padded, stops at the end-of-turn token.
+
+Slower than vLLM (no paged KV cache, no continuous batching) but needs nothing beyond
+transformers and runs anywhere; it is also the reference the vLLM engine is checked against.
+Log-probs (``SamplingParams.logprobs``) are those of the raw model distribution (temperature 1,
+before top-p/top-k), matching what vLLM reports by default.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts
+
+logger = logging.getLogger("skillrl.workers")
+
+
+class HFEngine(RolloutEngine):
+    name = "hf"
+
+    def __init__(self, model_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, max_batch_size: int = 64):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from skillrl.workers.fsdp_utils import attn_implementation
+
+        self.device = device
+        self.max_batch_size = max_batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path, trust_remote_code=trust_remote_code)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=dtype, attn_implementation=attn_implementation(device),
+            trust_remote_code=trust_remote_code).to(device).eval()
+        self.vocab_size = int(self.model.get_input_embeddings().weight.shape[0])
+        self.eos_ids = self._eos_ids()
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.eos_ids[0])
+
+    def _eos_ids(self) -> List[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(int(self.tokenizer.eos_token_id))
+        if not ids:
+            raise ValueError("the model has no end-of-sequence token (generation_config.eos_token_id and "
+                             "tokenizer.eos_token are both unset); generation could not stop")
+        return ids
+
+    def generate(self, prompt_token_ids: Sequence[Sequence[int]], sampling: SamplingParams) -> List[GenerationOutput]:
+        sampling.check()
+        prompts = check_prompts(prompt_token_ids, self.vocab_size)
+        # A seed makes the whole call reproducible; without one the process RNG advances.
+        rng = torch.random.fork_rng(devices=[] if self.device == "cpu" else None, enabled=sampling.seed is not None)
+        outputs: List[GenerationOutput] = []
+        with rng:
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed)
+            for start in range(0, len(prompts), self.max_batch_size):
+                outputs += self._generate_chunk(prompts[start:start + self.max_batch_size], start, sampling)
+        return outputs
+
+    def _generate_chunk(self, prompts: List[List[int]], offset: int, sampling: SamplingParams) -> List[GenerationOutput]:
+        width = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        kwargs = dict(max_new_tokens=sampling.max_tokens, eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
+                      num_return_sequences=sampling.n, return_dict_in_generate=True,
+                      output_logits=sampling.logprobs, use_cache=True)
+        if sampling.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p,
+                          top_k=sampling.top_k if sampling.top_k > 0 else 0)
+        with torch.no_grad():
+            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+        gen = out.sequences[:, width:].cpu()
+        logp = None
+        if sampling.logprobs:
+            logits = torch.stack(out.logits, dim=1).float().cpu()  # [B*n, T, V]
+            logp = torch.gather(logits.log_softmax(-1), -1, gen.unsqueeze(-1)).squeeze(-1)
+        return [self._output(gen[j], None if logp is None else logp[j], offset + j // sampling.n)
+                for j in range(gen.shape[0])]
+
+    def _output(self, row: torch.Tensor, logp: Optional[torch.Tensor], prompt_index: int) -> GenerationOutput:
+        tokens = row.tolist()
+        stop = next((k for k, t in enumerate(tokens) if t in self.eos_ids), None)
+        finish = "length" if stop is None else "stop"
+        tokens = tokens if stop is None else tokens[: stop + 1]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        lps = None if logp is None else [float(x) for x in logp[: len(tokens)]]
+        return GenerationOutput(token_ids=tokens, text=text, logprobs=lps, finish_reason=finish,
+                                prompt_index=prompt_index)
+
+    def load_weights(self, named_tensors: Iterable[Tuple[str, torch.Tensor]]) -> None:
+        """Copy full weights (transformers names) into the model in place."""
+        # state_dict names tied weights under both names (named_parameters lists them once).
+        params = self.model.state_dict(keep_vars=True)
+        unknown = []
+        with torch.no_grad():
+            for name, tensor in named_tensors:
+                target = params.get(name)
+                if target is None:
+                    unknown.append(name)
+                    continue
+                if target.shape != tensor.shape:
+                    raise ValueError(f"weight {name}: shape {tuple(tensor.shape)} does not match the engine's "
+                                     f"{tuple(target.shape)}; the actor and rollout models differ")
+                target.copy_(tensor.to(target.device, target.dtype))
+        if unknown:
+            raise ValueError(f"weights not in the rollout model: {unknown[:5]} ({len(unknown)} in all)")

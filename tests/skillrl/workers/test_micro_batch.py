@@ -1,0 +1,61 @@
+"""Micro-batch plans and padding-free packing (pure functions, no model)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from skillrl.workers.micro_batch import (
+    fixed_micro_batches, pack, padded_response_view, plan_micro_batches, position_ids_from_mask,
+    token_budget_micro_batches,
+)
+
+
+def test_fixed_micro_batches_cover_rows_in_order():
+    assert fixed_micro_batches(5, 2) == [[0, 1], [2, 3], [4]]
+    with pytest.raises(ValueError, match="micro-batch size"):
+        fixed_micro_batches(3, 0)
+
+
+def test_token_budget_keeps_every_bin_within_budget_and_covers_all_rows():
+    rng = random.Random(0)
+    for _ in range(200):
+        lengths = [rng.randint(1, 50) for _ in range(rng.randint(1, 30))]
+        budget = rng.randint(50, 200)
+        bins = token_budget_micro_batches(lengths, budget)
+        assert sorted(i for b in bins for i in b) == list(range(len(lengths)))
+        assert all(sum(lengths[i] for i in b) <= budget for b in bins)
+        assert all(b == sorted(b) for b in bins)
+        # No more bins than first-fit would need with slack: at most ceil(2 * total / budget) + 1.
+        assert len(bins) <= 2 * sum(lengths) // budget + 2
+
+
+def test_token_budget_min_count_and_oversized_rows():
+    bins = token_budget_micro_batches([3, 3], 100, min_count=4)
+    assert len(bins) == 4 and sum(len(b) for b in bins) == 2  # two empty bins (dummy passes)
+    bins = token_budget_micro_batches([500, 10, 10], 100)
+    assert [0] in bins  # a row over budget goes alone rather than failing
+    with pytest.raises(ValueError, match="max_token_len"):
+        token_budget_micro_batches([1], 0)
+
+
+def test_plan_without_process_group():
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 0, 1]])
+    assert plan_micro_batches(mask, False, 2, 0) == [[0, 1], [2]]
+    bins = plan_micro_batches(mask, True, 0, 3)
+    assert sorted(len(b) for b in bins) == [1, 2] and all(mask[b].sum() <= 3 for b in bins)
+
+
+def test_pack_selects_real_tokens_and_response_slots():
+    # two rows: prompt width 3 (left padded), response width 2 (right padded)
+    ids = torch.tensor([[0, 5, 6, 7, 0], [4, 5, 6, 8, 9]])
+    mask = torch.tensor([[0, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
+    p = pack(ids, mask, response_length=2)
+    assert p.input_ids.tolist() == [[5, 6, 7, 4, 5, 6, 8, 9]]
+    assert p.position_ids.tolist() == [[0, 1, 2, 0, 1, 2, 3, 4]]
+    assert p.labels.tolist() == [7, 8, 9]
+    assert p.keep.tolist() == [1, 5, 6]  # the packed positions just before each response token
+    out = padded_response_view(torch.tensor([1.0, 2.0, 3.0]), p.target_flat, 2, 2)
+    assert out.tolist() == [[1.0, 0.0], [2.0, 3.0]]
+    assert position_ids_from_mask(mask).tolist() == [[0, 0, 1, 2, 2], [0, 1, 2, 3, 4]]
