@@ -1,0 +1,78 @@
+"""The ``search`` environment family: QA questions as tasks, a retrieval client per environment."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+from agent_system.environments.base import EnvFamily, TaskSpec, TextEnv, register_env_family
+from agent_system.environments.search.client import RetrievalClient
+from agent_system.environments.search.datasets import canonical_split, load_datasets
+from agent_system.environments.search.env import SearchEnv
+from agent_system.environments.search.prompts import SEARCH_TEMPLATES, project_actions
+
+
+def search_task_type(question: str) -> str:
+    from skillrl.skills.task_types import detect_search_type
+
+    return detect_search_type(question)
+
+
+def resolve_data_dir(data_path: Optional[str]) -> str:
+    path = data_path or os.environ.get("SEARCH_DATA")
+    if not path:
+        raise FileNotFoundError(
+            "no QA data directory: env.search.data_path and $SEARCH_DATA are unset; point one at a folder "
+            "holding <dataset>/<split>.jsonl files (see agent_system/environments/search/README.md)"
+        )
+    return path
+
+
+@register_env_family("search")
+class SearchFamily(EnvFamily):
+    name = "search"
+    templates = SEARCH_TEMPLATES
+    has_admissible_actions = False  # free-text queries and answers
+
+    def __init__(self, env_cfg: Any):
+        super().__init__(env_cfg)
+        self.cfg = env_cfg.search
+        self._tasks: Dict[str, List[TaskSpec]] = {}
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tasks"] = {}  # workers never need the question lists
+        return state
+
+    @staticmethod
+    def project_actions(model_outputs, admissible=None):
+        return project_actions(model_outputs, admissible)
+
+    @staticmethod
+    def wrap_expert_action(action: str, reason: str) -> str:
+        """The expert's action as model text: Search-R1's tags carry the action, no <action> tag."""
+        return f"<think>{reason}</think>\n{action}"
+
+    def tasks(self, split: str) -> List[TaskSpec]:
+        split = canonical_split(split)
+        if split not in self._tasks:
+            examples = load_datasets(resolve_data_dir(self.cfg.data_path), self.cfg.datasets, split)
+            self._tasks[split] = [
+                TaskSpec(
+                    task_id=f"{ex.dataset}/{split}/{ex.id}", split=split, task_type=search_task_type(ex.question),
+                    payload={"question": ex.question, "golden_answers": ex.golden_answers, "dataset": ex.dataset,
+                             "source_type": ex.source_type},
+                )
+                for ex in examples
+            ]
+        return self._tasks[split]
+
+    def make_env(self) -> TextEnv:
+        client = RetrievalClient(self.cfg.retrieval_url, topk=self.cfg.topk, timeout_s=self.cfg.timeout_s,
+                                 max_retries=self.cfg.max_retries)
+        return SearchEnv(client)
+
+    def expert_action(self, task: TaskSpec, observation: str, info: Dict[str, Any]) -> Optional[str]:
+        """An oracle: it searches the question once (so retrieval is exercised), then answers gold."""
+        if info.get("num_searches", 0) == 0:
+            return f"<search>{task.payload['question']}</search>"
+        return f"<answer>{task.payload['golden_answers'][0]}</answer>"

@@ -1,0 +1,95 @@
+"""The ``webshop`` environment family: goals as tasks, one shop per process, the oracle expert."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from agent_system.environments.base import EnvFamily, TaskSpec, TextEnv, register_env_family
+from agent_system.environments.webshop.catalog import load_catalog, resolve_data_dir
+from agent_system.environments.webshop.env import Shop, WebShopEnv
+from agent_system.environments.webshop.expert import expert_action
+from agent_system.environments.webshop.goals import build_goals, canonical_split, split_range
+from agent_system.environments.webshop.prompts import WEBSHOP_TEMPLATES, project_actions
+
+logger = logging.getLogger(__name__)
+
+# Loading the catalog and indexing it takes seconds (minutes for the full files); every family
+# and environment of one process shares the result.
+_SHOPS: Dict[Tuple[Any, ...], Tuple[Shop, List[Dict[str, Any]]]] = {}
+_LOCK = threading.Lock()
+
+
+def load_shop(data_dir: str, use_small: bool, human_goals: bool, seed: int) -> Tuple[Shop, List[Dict[str, Any]]]:
+    key = (data_dir, use_small, human_goals, seed)
+    with _LOCK:
+        if key not in _SHOPS:
+            catalog = load_catalog(data_dir, use_small=use_small, human_goals=human_goals, seed=seed)
+            goals = build_goals(catalog.products, catalog.prices, human=human_goals, seed=seed)
+            logger.info("WebShop: %d goals over %d products", len(goals), len(catalog.products))
+            _SHOPS[key] = (Shop(catalog), goals)
+        return _SHOPS[key]
+
+
+def webshop_task_type(instruction: str) -> str:
+    from skillrl.skills.task_types import detect_webshop_category
+
+    return detect_webshop_category(instruction)
+
+
+@register_env_family("webshop")
+class WebShopFamily(EnvFamily):
+    name = "webshop"
+    templates = WEBSHOP_TEMPLATES
+    has_admissible_actions = True
+
+    def __init__(self, env_cfg: Any):
+        super().__init__(env_cfg)
+        self.cfg = env_cfg.webshop
+        self._shop: Optional[Shop] = None
+        self._goals: List[Dict[str, Any]] = []
+
+    def __getstate__(self):
+        # Environment workers rebuild the shop from the files (shared per process) instead of
+        # receiving a pickled catalog and index.
+        state = dict(self.__dict__)
+        state.update(_shop=None, _goals=[])
+        return state
+
+    @staticmethod
+    def project_actions(model_outputs, admissible=None):
+        return project_actions(model_outputs, admissible)
+
+    def _ensure(self) -> None:
+        if self._shop is None:
+            data_dir = resolve_data_dir(self.cfg.data_path)
+            self._shop, self._goals = load_shop(data_dir, self.cfg.use_small, self.cfg.human_goals,
+                                                int(getattr(self.env_cfg, "seed", 0)))
+
+    @property
+    def shop(self) -> Shop:
+        self._ensure()
+        return self._shop
+
+    def tasks(self, split: str) -> List[TaskSpec]:
+        self._ensure()
+        idx = split_range(split, len(self._goals), self.cfg.num_test_goals, self.cfg.num_valid_goals)
+        canonical = canonical_split(split)
+        if len(idx) == 0:
+            raise ValueError(
+                f"WebShop split {canonical!r} is empty: there are {len(self._goals)} goals and "
+                f"env.webshop.num_test_goals={self.cfg.num_test_goals}, num_valid_goals={self.cfg.num_valid_goals} "
+                "take the first ones; lower those sizes (num_valid_goals=0 trains on every goal after the test set)"
+            )
+        return [
+            TaskSpec(task_id=f"webshop/{i}", split=canonical,
+                     task_type=webshop_task_type(self._goals[i]["instruction_text"]),
+                     payload=dict(self._goals[i], goal_index=i))
+            for i in idx
+        ]
+
+    def make_env(self) -> TextEnv:
+        return WebShopEnv(self.shop, reward_type=self.cfg.reward_type)
+
+    def expert_action(self, task: TaskSpec, observation: str, info: Dict[str, Any]) -> Optional[str]:
+        return expert_action(task.payload, info, self.shop.catalog.by_asin)

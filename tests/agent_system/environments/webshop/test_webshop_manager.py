@@ -1,0 +1,51 @@
+"""WebShop through the environment manager: prompts with skills, projection, the expert, bad outputs."""
+from __future__ import annotations
+
+import pytest
+
+from agent_system.environments.env_manager import EnvironmentManager
+from agent_system.environments.env_pool import LocalEnvPool
+from agent_system.multi_turn_rollout.episode_runner import run_episodes
+from agent_system.multi_turn_rollout.policies import expert_policy
+
+
+@pytest.fixture()
+def skills_memory(webshop_env_cfg):
+    from agent_system.memory import SkillsOnlyMemory
+
+    webshop_env_cfg.skills_only_memory.skills_json_path = "memory_data/webshop/claude_style_skills.json"
+    return SkillsOnlyMemory.from_config(webshop_env_cfg.skills_only_memory, domain="webshop")
+
+
+def test_expert_reaches_full_reward_through_the_manager(webshop_family, webshop_env_cfg, skills_memory):
+    tasks = webshop_family.tasks("test") + webshop_family.tasks("valid")
+    manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, len(tasks)),
+                                 skills_memory)
+    trajs = run_episodes(manager, tasks, expert_policy(manager), env_name="webshop")
+    for t, task in zip(trajs, tasks):
+        assert t.won and t.total_reward == 1.0 and all(s.valid for s in t.steps), t.meta
+        assert t.task_type == task.task_type and t.task == task.payload["instruction_text"]
+        assert t.steps[0].admissible_actions == ["search[<your query>]"]
+        assert t.steps[-1].action == "click[buy now]"
+    first = trajs[0].steps[0].prompt
+    assert "WebShop" in first and tasks[0].payload["instruction_text"] in first
+    assert "'search[<your query>]'" in first and "Skills that may help" in first
+    later = trajs[0].steps[2].prompt
+    assert "[Step 2]" in later and "click[" in later
+
+
+def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, webshop_env_cfg):
+    webshop_env_cfg.max_steps = 3
+    task = webshop_family.tasks("test")[0]
+    manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 3))
+    manager.reset([task] * 3)
+    outputs = ["no tags at all", "<think>x</think><action>click[buy now]</action>",
+               "<think>look</think><action>search[usb cable]</action>"]
+    obs, rewards, dones, infos = manager.step(outputs)
+    assert [i["is_action_valid"] for i in infos] == [False, False, True]
+    assert not dones.any() and (rewards == 0).all()
+    assert infos[0]["invalid_action"] and "error" not in infos[0]
+    assert obs[2]["admissible_actions"][0] == "click[back to search]"
+    for _ in range(2):
+        obs, rewards, dones, infos = manager.step(["<think>", "", "<action>click[next >]</action>"])
+    assert dones.all() and all(i.get("truncated") for i in infos) and not any(i["won"] for i in infos)
