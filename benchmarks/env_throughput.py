@@ -2,6 +2,8 @@
 
     python benchmarks/env_throughput.py                      # household rows
     python benchmarks/env_throughput.py --env household --actors 1,2,4 --seconds 5
+    ALFWORLD_DATA=/tmp/alfworld python benchmarks/env_throughput.py \
+        --env alfworld_stock,alfworld --episodes 8 --max_steps 30   # stock vs sped-up ALFWorld
 
 Prints one JSON object per line: ``env``, ``pool`` (``local``: one environment in this process,
 ``ray``: a pool of actors), ``actors``, ``steps_per_s`` (environment steps per wall second spent
@@ -10,7 +12,13 @@ parallel), plus the step/episode counts. The policy picks uniformly among the ad
 actions (seeded), so every row plays the same kind of episodes.
 
 A target is a name -> function building the ``EnvConfig`` (see ``TARGETS``); other families add
-their rows by adding an entry.
+their rows by adding an entry. ``alfworld`` is the real engine with ``env.alfworld.speedups`` on,
+``alfworld_stock`` the same with them off (pools of 1 actor only: it is the baseline); when both
+run, a ``compare`` line gives sped-up / stock ratios of the rows with the same pool. With
+``--episodes N`` every row plays exactly N pool resets of the same seeded task order instead of
+``--seconds``, so rows of different speeds play the same games. ``step_steps_per_s`` counts step
+calls only (``steps_per_s`` includes the resets). An episode ends when the environment says done
+or after ``--max_steps`` steps.
 """
 from __future__ import annotations
 
@@ -36,17 +44,34 @@ def household_cfg(args: argparse.Namespace) -> EnvConfig:
     return cfg
 
 
+def alfworld_cfg(args: argparse.Namespace, speedups: bool = True) -> EnvConfig:
+    cfg = EnvConfig(env_name="alfworld/AlfredTWEnv", max_steps=args.max_steps)
+    cfg.alfworld.data_path = args.alfworld_data  # None: $ALFWORLD_DATA
+    cfg.alfworld.speedups = speedups
+    return cfg
+
+
 # name -> EnvConfig builder; "env" in each row is this name.
-TARGETS: Dict[str, Callable[[argparse.Namespace], EnvConfig]] = {"household": household_cfg}
+TARGETS: Dict[str, Callable[[argparse.Namespace], EnvConfig]] = {
+    "household": household_cfg,
+    "alfworld": alfworld_cfg,
+    "alfworld_stock": lambda args: alfworld_cfg(args, speedups=False),
+}
+# Pool sizes a target is limited to (the stock engine is only the baseline of the comparison).
+TARGET_ACTORS: Dict[str, Sequence[int]] = {"alfworld_stock": (1,)}
+# Pairs (fast, baseline) that get a "compare" line when both ran.
+COMPARISONS = (("alfworld", "alfworld_stock"),)
 
 
-def _play(pool: Any, tasks: List[Any], seconds: float, rng: random.Random) -> Dict[str, float]:
-    """Reset all envs, step with random admissible actions until all are done; repeat for ``seconds``."""
+def _play(pool: Any, tasks: List[Any], seconds: float, rng: random.Random, max_steps: int,
+          episodes: int = 0) -> Dict[str, float]:
+    """Reset all envs, step with random admissible actions until all are done (or ``max_steps``);
+    repeat for ``seconds`` (or exactly ``episodes`` pool resets when > 0)."""
     n = pool.num_envs
-    steps = episodes = resets = 0
+    steps = finished = resets = 0
     reset_time = step_time = 0.0
     cursor = 0
-    while reset_time + step_time < seconds or resets == 0:
+    while (resets < episodes) if episodes > 0 else (reset_time + step_time < seconds or resets == 0):
         batch = [tasks[(cursor + i) % len(tasks)] for i in range(n)]
         cursor += n
         t0 = time.perf_counter()
@@ -54,6 +79,7 @@ def _play(pool: Any, tasks: List[Any], seconds: float, rng: random.Random) -> Di
         reset_time += time.perf_counter() - t0
         resets += 1
         live = [not info.get("error") for info in infos]
+        taken = [0] * n
         while any(live):
             actions = [rng.choice(infos[i]["admissible_actions"] or ["look"]) if live[i] else None for i in range(n)]
             t0 = time.perf_counter()
@@ -63,30 +89,51 @@ def _play(pool: Any, tasks: List[Any], seconds: float, rng: random.Random) -> Di
                 if r is None:
                     continue
                 steps += 1
+                taken[i] += 1
                 infos[i] = r.info
-                if r.done:
+                if r.done or taken[i] >= max_steps:
                     live[i] = False
-                    episodes += 1
-    return {"steps": steps, "episodes": episodes, "resets": resets, "reset_s": reset_time / resets,
-            "steps_per_s": steps / (reset_time + step_time)}
+                    finished += 1
+    return {"steps": steps, "episodes": finished, "resets": resets, "reset_s": reset_time / resets,
+            "steps_per_s": steps / (reset_time + step_time),
+            "step_steps_per_s": steps / step_time if step_time > 0 else 0.0}
 
 
-def bench(name: str, cfg: EnvConfig, actors: Sequence[int], seconds: float, seed: int) -> List[Dict[str, Any]]:
+def bench(name: str, cfg: EnvConfig, actors: Sequence[int], seconds: float, seed: int,
+          episodes: int = 0) -> List[Dict[str, Any]]:
     from agent_system.environments.base import make_env_family
     from agent_system.environments.env_pool import EnvPool, LocalEnvPool
 
     family = make_env_family(cfg)
     tasks = family.tasks("train")
+    random.Random(seed).shuffle(tasks)  # ALFWorld lists its games grouped by type
     rows = []
     local = LocalEnvPool(family, 1, cfg)
-    rows.append({"env": name, "pool": "local", "actors": 1, **_play(local, tasks, seconds, random.Random(seed))})
+    rows.append({"env": name, "pool": "local", "actors": 1,
+                 **_play(local, tasks, seconds, random.Random(seed), cfg.max_steps, episodes)})
     local.close()
     for k in actors:
         pool = EnvPool(family, k, cfg)
-        pool.reset(tasks[:k])  # actor start-up is not part of the measurement
-        rows.append({"env": name, "pool": "ray", "actors": k, **_play(pool, tasks, seconds, random.Random(seed))})
+        pool.reset(tasks[-k:])  # actor start-up is not measured (and warms up on games not measured)
+        rows.append({"env": name, "pool": "ray", "actors": k,
+                     **_play(pool, tasks, seconds, random.Random(seed), cfg.max_steps, episodes)})
         pool.close()
     return rows
+
+
+def compare(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Sped-up / baseline ratios for rows of the same pool, for each pair in COMPARISONS that ran."""
+    out = []
+    for fast, base in COMPARISONS:
+        for b in (r for r in rows if r["env"] == base):
+            f = next((r for r in rows if r["env"] == fast and (r["pool"], r["actors"]) == (b["pool"], b["actors"])), None)
+            if f is None:
+                continue
+            out.append({"env": fast, "compare": base, "pool": b["pool"], "actors": b["actors"],
+                        "steps_per_s_ratio": f["steps_per_s"] / b["steps_per_s"],
+                        "step_steps_per_s_ratio": f["step_steps_per_s"] / b["step_steps_per_s"],
+                        "reset_speedup": b["reset_s"] / f["reset_s"]})
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -96,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="measured time per row")
     p.add_argument("--max_steps", type=int, default=50)
     p.add_argument("--size", type=int, default=3, help="household room size (1-5)")
+    p.add_argument("--episodes", type=int, default=0, help="pool resets per row (0: play for --seconds)")
+    p.add_argument("--alfworld_data", default=None, help="ALFWorld data root (default: $ALFWORLD_DATA)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     names = [n for n in args.env.split(",") if n]
@@ -109,9 +158,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
         ray.init(num_cpus=max(4, max(actors)), include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": path}})
+    rows = []
     for name in names:
-        for row in bench(name, TARGETS[name](args), actors, args.seconds, args.seed):
-            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        sizes = [k for k in actors if k in TARGET_ACTORS.get(name, actors)]
+        for row in bench(name, TARGETS[name](args), sizes, args.seconds, args.seed, args.episodes):
+            rows.append(row)
+            _emit(row)
+    for row in compare(rows):
+        _emit(row)
+
+
+def _emit(row: Dict[str, Any]) -> None:
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -348,7 +348,8 @@ class PPOConfig:
     actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    env: EnvConfig = field(default_factory=lambda: EnvConfig(max_steps=6))
+    env: EnvConfig = field(default_factory=lambda: EnvConfig(
+        max_steps=6, skills_only_memory=SkillsOnlyMemoryConfig(enable_dynamic_update=True)))
     ray_init: RayInitConfig = field(default_factory=RayInitConfig)
 
 
@@ -433,6 +434,7 @@ class SFTSection:
     shuffle: bool = True
     seed: int = 0
     test_freq: int = -1  # steps between validation-loss passes on val_file (-1: only at the end)
+    save_freq: int = -1  # steps between extra HF exports to output_dir/global_step_<n>/huggingface (-1: none)
     in_process: bool = False  # one rank in the driver process instead of Ray workers (world size 1)
 
 
