@@ -1,0 +1,1 @@
+"""Multi-turn rollouts: the token-level training loop (rollout_loop) and plain-text episodes."""

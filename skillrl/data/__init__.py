@@ -1,0 +1,1 @@
+"""Converters from public data formats into the project's trajectory records."""

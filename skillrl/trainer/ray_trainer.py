@@ -1,0 +1,368 @@
+"""The GRPO driver: one process that composes the workers, environments and skill bank.
+
+A training step, top to bottom (each phase timed as ``timing/<phase>``):
+
+1. rollout: ``data.train_batch_size`` tasks x ``env.rollout.n`` members, multi-turn;
+2. old log-prob: the current policy's log-probs (and entropies) of every response token;
+3. reference log-prob: the frozen reference's, when a KL term needs them;
+4. reward, invalid-action penalty: the episode return on the last response token (minus the KL
+   when ``algorithm.use_kl_in_reward``), then ``invalid_action_penalty_coef`` off where the action
+   could not be parsed;
+5. advantages: ``algorithm.adv_estimator`` (GRPO: group-normalised episode returns);
+6. actor update: PPO-clip over ``ppo_mini_batch_size`` mini-batches;
+7. weight sync: the new weights into the rollout engine.
+
+Validation runs every ``trainer.test_freq`` steps, at the end, and before training when
+``val_before_train``; skill evolution follows it. Checkpoints every ``trainer.save_freq`` steps
+and at the end; ``trainer.resume_mode`` picks up the latest complete one.
+
+Departures from verl-agent's trainer: there is no critic and no dataloader (tasks come from the
+environment family through a checkpointable sampler); the metrics of a step are logged before its
+checkpoint is written, and a resumed run first drops logged steps after its checkpoint, so every
+step appears exactly once in ``metrics.jsonl``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from agent_system.multi_turn_rollout.rollout_loop import MultiTurnRollout, PromptEncoder
+from agent_system.reward_manager.episode import EpisodeRewardManager
+from skillrl.trainer import checkpoint as ckpt_lib
+from skillrl.trainer import components
+from skillrl.trainer.metrics import (PhaseTimer, actor_metrics, advantage_metrics, episode_metrics,
+                                     throughput_metrics, token_metrics)
+from skillrl.trainer.task_sampler import TaskSampler, total_training_steps, validation_tasks
+from skillrl.trainer.tracking import Tracking
+from skillrl.trainer.validation import Validator, evolve_skills
+
+logger = logging.getLogger("skillrl.trainer")
+
+
+class GRPOTrainer:
+    """Builds everything from a validated :class:`skillrl.config.schema.PPOConfig` and trains."""
+
+    def __init__(self, config: Any):
+        from agent_system.environments.base import make_env_family
+        from skillrl.utils.tiny_model import resolve_model_path
+
+        self.config = config
+        t, d, env = config.trainer, config.data, config.env
+        self.run_dir = os.path.abspath(t.default_local_dir)
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.model_path = resolve_model_path(config.actor_rollout_ref.model.path)
+        self.tokenizer = components.load_tokenizer(config.actor_rollout_ref.model, self.model_path)
+        self.family = make_env_family(env)
+        self.sampler = TaskSampler(self.family.tasks("train"), d.train_batch_size, d.seed, d.shuffle)
+        self.val_tasks = validation_tasks(self.family.tasks(components.VALID_SPLIT), d.val_batch_size, d.seed)
+        self.total_steps = total_training_steps(t, d, len(self.sampler.tasks))
+        components.fill_derived(config, self.total_steps)
+        self.train_memory, self.val_memory = components.build_memories(env)
+        self.evolver = components.build_evolver(env, self.train_memory, self.run_dir)
+        self.ckpt = ckpt_lib.CheckpointManager(self.run_dir, t.max_actor_ckpt_to_keep)
+        self.reward_fn = EpisodeRewardManager()
+        self.global_step = 0
+        self.tracker: Optional[Tracking] = None
+        self._bar: Any = _NoBar()
+        self._build_runtime()
+
+    def _build_runtime(self) -> None:
+        """The heavy parts: environment workers, FSDP ranks, the rollout engine."""
+        c = self.config
+        num_envs = c.data.train_batch_size * c.env.rollout.n
+        self.manager = components.build_env_manager(c.env, self.family, num_envs, self.train_memory)
+        encoder = PromptEncoder(self.tokenizer, c.data.max_prompt_length, c.data.truncation)
+        self.rollout = MultiTurnRollout(self.manager, encoder, c.env.env_name, c.env.max_steps,
+                                        components.pad_token_id(self.tokenizer), progress=c.trainer.progress_bar)
+        self.validator = Validator(self.rollout, self.val_tasks, c.actor_rollout_ref.rollout.val_kwargs.n,
+                                   self.val_memory, c.trainer.log_val_generations, self.run_dir)
+        a = c.actor_rollout_ref.actor
+        self.need_ref = bool(a.use_kl_loss or c.algorithm.use_kl_in_reward)
+        self.actor, self.rollout_worker = components.build_workers(c, self.model_path, self.need_ref)
+
+    # ------------------------------------------------------------------------------- the loop
+
+    def fit(self) -> Dict[str, Any]:
+        start = self._resume()
+        t = self.config.trainer
+        self.tracker = Tracking(t.logger, self.run_dir, t.project_name, t.experiment_name,
+                                _config_dict(self.config), resume_step=start if start > 0 else None)
+        if t.val_only or (t.val_before_train and start == 0):
+            self.tracker.log(self.validate_and_evolve(start), step=start)
+        if t.val_only:
+            return self._result(None)
+        bar = self._bar = _step_bar(start, self.total_steps, t.progress_bar)
+        for step in range(start + 1, self.total_steps + 1):
+            self.global_step = step
+            metrics = self.train_step(step)
+            if _due(t.test_freq, step, self.total_steps):
+                metrics.update(self.validate_and_evolve(step))
+            metrics.update(self._skill_metrics())
+            self.tracker.log(metrics, step)  # before the checkpoint: a crash in between re-plays the step
+            if _due(t.save_freq, step, self.total_steps):
+                self.save_checkpoint(step)
+            bar.update(1)
+        bar.close()
+        hf_dir = self.export_model()
+        return self._result(hf_dir)
+
+    def train_step(self, step: int) -> Dict[str, Any]:
+        """One GRPO step; returns its metrics."""
+        c, timer = self.config, PhaseTimer(on_start=self._show_phase)
+        with timer.phase("step"):
+            # 1. rollout: play the step's tasks with the current policy
+            with timer.phase("rollout"):
+                rollout = self.rollout.run(self.sampler.next_batch(), c.env.rollout.n, self._generator(step, False))
+            batch = rollout.batch
+            if batch is None:
+                logger.warning("step %d: no environment produced a step sample (all resets failed?); no update", step)
+                return {**timer.metrics(), **episode_metrics(rollout.trajectories)}
+            batch.meta_info["temperature"] = c.actor_rollout_ref.rollout.temperature
+            # 2. old log-prob: the rollout policy's log-probs of its own tokens
+            with timer.phase("old_log_prob"):
+                batch = batch.union(self.actor.compute_log_prob(batch))
+            # 3. reference log-prob: only when a KL term uses it
+            with timer.phase("ref_log_prob"):
+                if self.need_ref:
+                    batch = batch.union(self.actor.compute_ref_log_prob(batch))
+            # 4. rewards: the episode return on each sample's last token (minus KL if in reward),
+            #    then the penalty for actions that could not be parsed
+            with timer.phase("reward"):
+                reward_metrics = self._episode_rewards(batch)
+            with timer.phase("invalid_action_penalty"):
+                reward_metrics.update(self._invalid_action_penalty(batch))
+            # 5. advantages
+            with timer.phase("advantages"):
+                batch = _compute_advantage(batch, c.algorithm)
+            # 6. actor update
+            with timer.phase("update_actor"):
+                update_metrics = self.actor.update_policy(batch)
+            # 7. weight sync: the next rollout samples from the updated policy
+            with timer.phase("weight_sync"):
+                from skillrl.workers.weight_sync import sync_weights
+
+                sync_weights(self.actor, self.rollout_worker)
+        return self._step_metrics(batch, rollout, timer, reward_metrics, update_metrics)
+
+    # ---------------------------------------------------------------------------- the phases
+
+    def _show_phase(self, name: str) -> None:
+        self._bar.set_postfix_str(name, refresh=True)
+
+    def _generator(self, step: int, validate: bool):
+        """``generate(prompt_ids)`` for the rollout loop: one batched call per turn, seeded per turn."""
+        import ray
+
+        from skillrl.workers.rollout.base import SamplingParams
+
+        r = self.config.actor_rollout_ref.rollout
+        turn = [0]
+
+        def generate(prompt_ids):
+            seed = int(np.random.SeedSequence([r.seed, step, int(validate), turn[0]]).generate_state(1)[0] >> 1)
+            turn[0] += 1
+            sampling = SamplingParams.from_rollout_config(r, validate=validate, seed=seed).with_updates(n=1)
+            return ray.get(self.rollout_worker.generate.remote(prompt_ids, sampling))
+
+        return generate
+
+    def _episode_rewards(self, batch: Any) -> Dict[str, float]:
+        from skillrl.algorithms import apply_kl_penalty_to_rewards
+
+        c = self.config
+        metrics = self.reward_fn(batch)
+        rewards = batch.batch["token_level_scores"]
+        if c.algorithm.use_kl_in_reward:
+            rewards, m = apply_kl_penalty_to_rewards(rewards, batch.batch["old_log_probs"], batch.batch["ref_log_prob"],
+                                                     batch.batch["response_mask"], c.algorithm.kl_ctrl.kl_coef,
+                                                     c.algorithm.kl_penalty)
+            metrics.update(m)
+        batch.batch["token_level_rewards"] = rewards
+        return metrics
+
+    def _invalid_action_penalty(self, batch: Any) -> Dict[str, float]:
+        from skillrl.algorithms import apply_invalid_action_penalty
+
+        a = self.config.actor_rollout_ref.actor
+        if not a.use_invalid_action_penalty:
+            return {}
+        rewards, m = apply_invalid_action_penalty(batch.batch["token_level_rewards"], batch.batch["response_mask"],
+                                                  batch.non_tensor_batch["is_action_valid"],
+                                                  a.invalid_action_penalty_coef)
+        batch.batch["token_level_rewards"] = rewards
+        return {f"reward/{k}": v for k, v in m.items()}
+
+    def validate_and_evolve(self, step: int) -> Dict[str, float]:
+        """Validation with the validation memory, then skill evolution into the training memory."""
+        result = self.validator.run(self._generator(step, True), step)
+        metrics = dict(result.metrics)
+        metrics.update(evolve_skills(self.evolver, step, result.trajectories))
+        return metrics
+
+    # ------------------------------------------------------------------------------- metrics
+
+    def _step_metrics(self, batch: Any, rollout: Any, timer: PhaseTimer, reward_metrics: Dict[str, float],
+                      update_metrics: Dict[str, float]) -> Dict[str, Any]:
+        c = self.config
+        out: Dict[str, Any] = {"training/global_step": self.global_step, "training/epoch": self.sampler.epoch}
+        out.update(episode_metrics(rollout.trajectories))
+        out.update(rollout.metrics)
+        tokens = token_metrics(batch.batch, components.response_length(c))
+        out.update(tokens)
+        out.update(advantage_metrics(batch.batch))
+        out.update(reward_metrics)
+        out.update(actor_metrics(update_metrics))
+        out.update(_policy_kl(batch, c.actor_rollout_ref.actor.kl_loss_type))
+        out.update(timer.metrics())
+        rt = rollout.timing
+        out.update({"timing/rollout_generate": rt["generate"], "timing/rollout_env": rt["env"],
+                    "timing/rollout_overhead": rt["overhead"],
+                    "rollout/framework_overhead_frac": rt["overhead"] / max(rt["total"], 1e-9)})
+        out.update(throughput_metrics(len(batch), tokens["tokens/total"], timer.seconds))
+        return out
+
+    def _skill_metrics(self) -> Dict[str, float]:
+        if self.train_memory is None:
+            return {"skills/bank_size": 0.0}
+        counts = self.train_memory.get_skill_count()
+        return {"skills/bank_size": float(counts["total"]), "skills/evolved": float(counts.get("evolved", 0)),
+                "skills/general": float(counts["general"]), "skills/task_specific": float(counts["task_specific"])}
+
+    # --------------------------------------------------------------------- checkpoints/export
+
+    def save_checkpoint(self, step: int) -> str:
+        parts = {
+            "actor": self.actor.save_checkpoint,
+            "trainer_state": lambda p: ckpt_lib.save_trainer_state(p, step, self.sampler.state_dict(),
+                                                                   {"total_steps": self.total_steps}),
+        }
+        if self.train_memory is not None:
+            parts["skills"] = self._save_skills
+        return self.ckpt.save(step, parts, meta={"model_path": self.model_path})
+
+    def _save_skills(self, path: str) -> None:
+        from skillrl.skills.evolution import BANK_FILE
+
+        if self.evolver is not None:
+            self.evolver.save(path)  # bank + evolution log
+        else:
+            os.makedirs(path, exist_ok=True)
+            self.train_memory.save_skills(os.path.join(path, BANK_FILE))
+
+    def _resume(self) -> int:
+        """Load the checkpoint ``trainer.resume_mode`` names; returns the step it ended (0: none)."""
+        path = self.ckpt.resolve(self.config.trainer.resume_mode)
+        if path is None:
+            return 0
+        from skillrl.skills.evolution import BANK_FILE
+        from skillrl.workers.weight_sync import sync_weights
+
+        logger.info("resuming from %s", path)
+        self.actor.load_checkpoint(os.path.join(path, "actor"))
+        state = ckpt_lib.load_trainer_state(os.path.join(path, "trainer_state"))
+        self.sampler.load_state_dict(state["task_sampler"])
+        skills_dir = os.path.join(path, "skills")
+        if self.evolver is not None and os.path.isdir(skills_dir):
+            self.evolver.load(skills_dir)
+            self.evolver.save(os.path.join(self.run_dir, "skills"))  # the live log loses steps after the checkpoint
+        elif self.train_memory is not None and os.path.isdir(skills_dir):
+            components.load_bank_into(self.train_memory, os.path.join(skills_dir, BANK_FILE))
+        sync_weights(self.actor, self.rollout_worker)  # the engine still holds the initial weights
+        self.global_step = int(state["global_step"])
+        return self.global_step
+
+    def export_model(self) -> Optional[str]:
+        if not self.config.trainer.export_hf_model:
+            return None
+        final = os.path.join(self.run_dir, "hf_model")
+        with ckpt_lib.atomic_dir(final) as tmp:
+            self.actor.export_hf(tmp)
+        logger.info("exported the trained model to %s", final)
+        return final
+
+    def _result(self, hf_dir: Optional[str]) -> Dict[str, Any]:
+        latest = self.ckpt.latest()
+        skills = os.path.join(self.run_dir, "skills", "skills.json")
+        if not os.path.exists(skills) and latest is not None:
+            skills = os.path.join(latest, "skills", "skills.json")
+        tracker = self.tracker
+        return {
+            "global_step": self.global_step, "run_dir": self.run_dir,
+            "metrics_file": tracker.jsonl_path if tracker is not None else None,
+            "tensorboard_dir": os.path.join(self.run_dir, "tensorboard") if "tensorboard" in self.config.trainer.logger else None,
+            "checkpoint": latest, "hf_model": hf_dir,
+            "skill_bank": skills if os.path.exists(skills) else None,
+        }
+
+    def shutdown(self) -> None:
+        """Stop workers and environments (best effort; called from ``finally``)."""
+        if self.tracker is not None:
+            self.tracker.close()
+        for name, fn in (("environments", lambda: self.manager.close()),
+                         ("rollout worker", lambda: _kill_actor(self.rollout_worker)),
+                         ("actor workers", lambda: self.actor.shutdown())):
+            try:
+                fn()
+            except Exception as e:  # shutting down must not mask the error that got us here
+                logger.warning("shutting down %s failed: %s", name, e)
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _due(freq: int, step: int, total: int) -> bool:
+    return step == total or (freq is not None and freq > 0 and step % freq == 0)
+
+
+def _compute_advantage(batch: Any, algo_cfg: Any) -> Any:
+    from skillrl.algorithms import compute_advantage
+
+    return compute_advantage(batch, algo_cfg)
+
+
+def _policy_kl(batch: Any, kl_type: str) -> Dict[str, float]:
+    """KL of the rollout policy from the reference on this batch's tokens (when computed)."""
+    b = batch.batch
+    if "ref_log_prob" not in b:
+        return {}
+    from skillrl.algorithms import kl_penalty, masked_mean
+
+    kl = kl_penalty(b["old_log_probs"].float(), b["ref_log_prob"].float(), kl_type)
+    return {"actor/kl_to_ref": float(masked_mean(kl, b["response_mask"].float()))}
+
+
+def _kill_actor(handle: Any) -> None:
+    import ray
+
+    try:
+        ray.get(handle.shutdown.remote(), timeout=60)
+    finally:
+        ray.kill(handle, no_restart=True)
+
+
+def _config_dict(config: Any) -> Dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(config)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _step_bar(start: int, total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, desc="training steps", unit="step", disable=None)  # off without a TTY

@@ -1,0 +1,72 @@
+"""The entry point's small rules, and every recipe in examples/grpo_trainer parsing into a valid config."""
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from skillrl.config import load_config
+from skillrl.main_ppo import _default_hydra_dir, epochs_instead_of_steps, warn_ignored_keys
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = sorted((REPO / "examples" / "grpo_trainer").glob("*.sh"))
+FAKE_ENV = {"MODEL_PATH": "builtin:tiny", "ALFWORLD_DATA": "/data/alfworld", "WEBSHOP_DATA": "/data/webshop",
+            "SEARCH_DATA": "/data/search", "TEACHER_MODEL": "teacher", "TEACHER_BASE_URL": "http://127.0.0.1:9/v1",
+            "PYTHON": "python3"}
+
+
+def _recipe_overrides(path: Path):
+    """The overrides a recipe passes, with its shell variables substituted (defaults or FAKE_ENV)."""
+    text = path.read_text()
+    assert '"$@"' in text, f"{path.name} must pass extra overrides through"
+    body = text.split("-m skillrl.main_ppo", 1)[1].replace("\\\n", " ").replace('"$@"', "")
+    values = dict(FAKE_ENV)
+    for name, default in re.findall(r"^(\w+)=\$\{\w+:-([^}]*)\}", text, re.M):
+        values.setdefault(name, default)
+    for name, value in re.findall(r"^(\w+)=([^$\s{]+)$", text, re.M):
+        values.setdefault(name, value)
+    body = re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], body)
+    return shlex.split(body)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def test_recipe_parses(recipe):
+    cfg = load_config("ppo_trainer", _recipe_overrides(recipe))
+    assert cfg.algorithm.adv_estimator == "grpo" and cfg.env.rollout.n >= 2
+    uses_skills = "_skills" in recipe.name
+    assert cfg.env.use_skills_only_memory == uses_skills
+    if recipe.name.endswith("_cpu.sh"):
+        assert cfg.trainer.device == "cpu" and cfg.trainer.total_training_steps <= 10
+    else:  # the paper's GPU setting
+        assert (cfg.actor_rollout_ref.actor.optim.lr, cfg.env.rollout.n, cfg.data.train_batch_size) == (1e-6, 8, 16)
+        assert cfg.actor_rollout_ref.actor.kl_loss_coef == 0.01 and cfg.actor_rollout_ref.actor.kl_loss_type == "low_var_kl"
+        assert cfg.actor_rollout_ref.actor.invalid_action_penalty_coef == 0.1
+    if uses_skills:
+        mem = cfg.env.skills_only_memory
+        assert mem.enable_dynamic_update and (mem.update_threshold, mem.max_new_skills) == (0.4, 3)
+
+
+def test_recipe_list_is_complete():
+    names = {r.name for r in RECIPES}
+    assert {"run_alfworld_skills.sh", "run_alfworld.sh", "run_webshop_skills.sh", "run_search_skills.sh",
+            "run_alfworld_skills_cpu.sh", "run_household_skills_cpu.sh"} <= names
+
+
+def test_total_epochs_without_steps_means_epochs():
+    cfg = load_config("ppo_trainer", ["trainer.total_epochs=150"])
+    epochs_instead_of_steps(cfg, ["trainer.total_epochs=150", "+env.x=1"])
+    assert cfg.trainer.total_training_steps is None
+    cfg = load_config("ppo_trainer", ["trainer.total_epochs=150", "trainer.total_training_steps=3"])
+    epochs_instead_of_steps(cfg, ["trainer.total_epochs=150", "trainer.total_training_steps=3"])
+    assert cfg.trainer.total_training_steps == 3
+
+
+def test_dummy_parquet_is_ignored_with_a_warning():
+    cfg = load_config("ppo_trainer", ["data.train_files=/home/u/data/verl-agent/text/train.parquet", "trainer.critic_warmup=0"])
+    with pytest.warns(UserWarning, match="data.train_files=.* is ignored"):
+        warn_ignored_keys(cfg)
+
+
+def test_hydra_output_goes_to_the_run_dir():
+    assert _default_hydra_dir(["a=1"]) == ["a=1", "hydra.run.dir=${trainer.default_local_dir}/hydra"]
+    assert _default_hydra_dir(["hydra.run.dir=/x"]) == ["hydra.run.dir=/x"]
