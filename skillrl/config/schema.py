@@ -309,6 +309,7 @@ class SearchConfig:
     data_path: Optional[str] = None  # None: $SEARCH_DATA
     datasets: List[str] = field(default_factory=lambda: ["nq", "hotpotqa"])
     retrieval_url: str = "http://127.0.0.1:8000/retrieve"
+    search_url: Optional[str] = None  # the original recipes' name for retrieval_url; wins when set
     topk: int = 3
     timeout_s: float = 10.0
     max_retries: int = 2

@@ -67,7 +67,7 @@ class SearchFamily(EnvFamily):
         return self._tasks[split]
 
     def make_env(self) -> TextEnv:
-        client = RetrievalClient(self.cfg.retrieval_url, topk=self.cfg.topk, timeout_s=self.cfg.timeout_s,
+        client = RetrievalClient(self.cfg.search_url or self.cfg.retrieval_url, topk=self.cfg.topk, timeout_s=self.cfg.timeout_s,
                                  max_retries=self.cfg.max_retries)
         return SearchEnv(client)
 

@@ -120,3 +120,12 @@ def test_defaults_live_in_the_schema():
     cfg = load_config("ppo_trainer")
     assert cfg.data == PPOConfig().data
     assert cfg.algorithm == PPOConfig().algorithm
+
+
+def test_original_search_url_key_is_an_alias():
+    cfg = load_config("ppo_trainer", ["env.env_name=search", "+env.search.search_url=http://127.0.0.1:9/retrieve"])
+    from agent_system.environments.search.family import SearchFamily  # noqa: F401  (registers the family)
+    from agent_system.environments.base import make_env_family
+
+    env = make_env_family(cfg.env).make_env()
+    assert env.client.url == "http://127.0.0.1:9/retrieve"
