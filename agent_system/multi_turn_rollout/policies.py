@@ -41,15 +41,18 @@ def expert_policy(manager: Any):
             return "Following the known solution."
         return f"Following the known solution, the next step is: {action}."
 
+    thought = getattr(manager.family, "expert_thought", None)  # the family's own reasoning, if it has one
+
     def policy(prompts: List[str], observations: List[Dict[str, Any]]) -> List[str]:
         out = []
         for ob in observations:
             i = int(ob["env_index"])
-            action = manager.family.expert_action(manager.task_spec(i), ob["anchor"], manager.last_info(i))
+            task, info = manager.task_spec(i), manager.last_info(i)
+            action = manager.family.expert_action(task, ob["anchor"], info)
             if not action:
                 out.append(wrap(fallback, "The expert has no plan for this state."))
             else:
-                out.append(wrap(action, reason(action)))
+                out.append(wrap(action, (thought and thought(task, info)) or reason(action)))
         return out
 
     return policy

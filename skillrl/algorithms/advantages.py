@@ -313,13 +313,12 @@ def compute_advantage(batch: DataProto, algo_cfg: Any, epsilon: float = EPSILON)
     """
     name = algo_cfg.adv_estimator
     fn = get_advantage_fn(name)
-    gigpo_cfg = getattr(algo_cfg, "gigpo", None)
     available = _fields(batch)
     available.update(
         gamma=algo_cfg.gamma, epsilon=epsilon,
-        norm_adv_by_std_in_grpo=getattr(algo_cfg, "norm_adv_by_std_in_grpo", True),
-        compute_mean_std_cross_steps=getattr(algo_cfg, "compute_mean_std_cross_steps", True),
-        step_advantage_w=getattr(gigpo_cfg, "step_advantage_w", 1.0), mode=getattr(gigpo_cfg, "mode", "mean_norm"),
+        norm_adv_by_std_in_grpo=algo_cfg.norm_adv_by_std_in_grpo,
+        compute_mean_std_cross_steps=algo_cfg.compute_mean_std_cross_steps,
+        step_advantage_w=algo_cfg.gigpo.step_advantage_w, mode=algo_cfg.gigpo.mode,
     )
     kwargs = {}
     for pname, param in inspect.signature(fn).parameters.items():

@@ -234,7 +234,7 @@ class TeacherConfig:
 
     model: str = ""  # empty: no teacher, skill-bank evolution is skipped
     api_type: str = "openai"  # openai | azure
-    base_url: Optional[str] = None
+    base_url: Optional[str] = None  # None: https://api.openai.com/v1 (api_type=openai)
     api_key_env: str = "OPENAI_API_KEY"
     azure_endpoint: Optional[str] = None
     api_version: str = "2024-06-01"
@@ -290,6 +290,9 @@ class HouseholdConfig:
     num_train_tasks: int = 512
     num_val_tasks: int = 64
     task_types: Optional[List[str]] = None  # None: all six
+    # The expert policy=expert plays: oracle (knows where everything is: the shortest solution) or
+    # search (uses only what the agent has seen, searching likely places first: the one to imitate).
+    expert: str = "oracle"
 
 
 @dataclass
@@ -398,6 +401,10 @@ class CollectSection:
     # The teacher (env.skills_only_memory.teacher) writes the <think> part of each chosen action;
     # without it the policy's own reasoning (the expert's templated one) is kept.
     teacher_reasoning: bool = False
+    # policy=expert only: the probability that a step plays a random admissible action instead, so
+    # the demonstrations also show the expert recovering from states it would never reach itself
+    # (DAgger-style). Those steps are listed in meta.noise_steps and SFT leaves them out.
+    expert_noise: float = 0.0
     openai: TeacherConfig = field(default_factory=TeacherConfig)  # the endpoint for policy=openai
 
 
@@ -437,6 +444,12 @@ class SFTSection:
     test_freq: int = -1  # steps between validation-loss passes on val_file (-1: only at the end)
     save_freq: int = -1  # steps between extra HF exports to output_dir/global_step_<n>/huggingface (-1: none)
     in_process: bool = False  # one rank in the driver process instead of Ray workers (world size 1)
+    # On CPU, run the forward/backward matmuls under bf16 autocast (fp32 master weights); about
+    # 1.6x faster where the CPU has AMX / AVX512-BF16. CUDA ranks always use bf16 compute.
+    cpu_bf16_autocast: bool = False
+    # Weight of the prompt tokens' mean NLL added to the loss (0: assistant tokens only). Only for
+    # models trained from scratch, which must learn the prompt's language to copy names from it.
+    prompt_loss_weight: float = 0.0
 
 
 @dataclass

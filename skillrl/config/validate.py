@@ -68,6 +68,7 @@ def _validate_env(env: Any) -> None:
         raise ValueError(f"env.household.size={env.household.size} must be between 1 (smallest rooms) and 5")
     _positive("env.household.num_train_tasks", env.household.num_train_tasks)
     _positive("env.household.num_val_tasks", env.household.num_val_tasks)
+    _one_of("env.household.expert", env.household.expert, ("oracle", "search"))
     _positive("env.step_timeout_s", env.step_timeout_s)
     _one_of("env.webshop.reward_type", env.webshop.reward_type, ("success", "score"))
     _positive("env.webshop.num_test_goals", env.webshop.num_test_goals, allow_zero=True)
@@ -125,6 +126,11 @@ def _validate_collect(cfg: CollectConfig) -> None:
     _one_of("collect.split", c.split, ("train", "valid_seen", "valid_unseen", "valid", "test"))
     _positive("collect.batch_size", c.batch_size)
     _one_of("collect.pool", c.pool, ("auto", "local", "ray"))
+    if not 0.0 <= c.expert_noise < 1.0:
+        raise ValueError(f"collect.expert_noise={c.expert_noise} must be in [0, 1)")
+    if c.expert_noise > 0 and c.policy != "expert":
+        raise ValueError(f"collect.expert_noise={c.expert_noise} only applies to collect.policy=expert "
+                         f"(got {c.policy!r}); set it to 0")
     if c.num_episodes == 0 or c.num_episodes < -1:
         raise ValueError(f"collect.num_episodes={c.num_episodes} must be > 0, or -1 for the whole split")
     if not c.output:
@@ -145,6 +151,8 @@ def _validate_sft(cfg: SFTConfig) -> None:
     _one_of("sft.warmup_style", s.warmup_style, ("constant", "cosine"))
     _one_of("sft.prompt_source", s.prompt_source, ("auto", "stored", "replay"))
     _positive("sft.epochs", s.epochs)
+    if s.prompt_loss_weight < 0:
+        raise ValueError(f"sft.prompt_loss_weight={s.prompt_loss_weight} must be >= 0 (0: assistant tokens only)")
     if s.total_training_steps is not None and s.total_training_steps <= 0:
         raise ValueError(f"sft.total_training_steps={s.total_training_steps} must be > 0 (or null: sft.epochs passes)")
     if not 0.0 <= s.lr_warmup_steps_ratio < 1.0:

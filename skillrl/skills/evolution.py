@@ -172,7 +172,7 @@ class SkillEvolver:
         self.bank_path = bank_path
         self.log_path = log_path
         self.log: List[Dict[str, Any]] = []
-        if teacher is None and getattr(mem_cfg.teacher, "model", ""):
+        if teacher is None and mem_cfg.teacher.model:
             from skillrl.skills.teacher import TeacherClient
 
             teacher = TeacherClient(mem_cfg.teacher)

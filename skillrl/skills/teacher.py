@@ -66,7 +66,7 @@ class TeacherClient:
     """Chat with the teacher model described by a ``TeacherConfig``."""
 
     def __init__(self, cfg: Any, client: Any = None):
-        if not getattr(cfg, "model", ""):
+        if not cfg.model:
             raise ValueError("teacher.model is empty: name the teacher model (the deployment name on Azure)")
         if cfg.api_type not in ("openai", "azure"):
             raise ValueError(f"teacher.api_type={cfg.api_type!r} is not supported; use 'openai' or 'azure'")

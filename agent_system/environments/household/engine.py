@@ -25,10 +25,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from agent_system.environments.base import StepResult, TaskSpec, TextEnv
 from agent_system.environments.household import catalog as C
-from agent_system.environments.household.expert import plan_actions
+from agent_system.environments.household.expert import plan_actions, search_action
 from agent_system.environments.household.world import World, generate_world
 
 WIN_REWARD = 10.0
+# oracle: the planner over the true state; search: acts only on what the agent has seen (expert.py).
+EXPERTS = ("oracle", "search")
 NOTHING = "Nothing happens."
 HELP_TEXT = (
     "Commands you can use:\n"
@@ -184,9 +186,13 @@ def goal_reached(w: World) -> bool:
 class HouseholdEnv(TextEnv):
     """One household episode at a time; reset to any household TaskSpec."""
 
-    def __init__(self, max_steps: int = 50, default_size: int = 1):
+    def __init__(self, max_steps: int = 50, default_size: int = 1, expert: str = "oracle"):
+        if expert not in EXPERTS:
+            raise ValueError(f"env.household.expert={expert!r}; use one of {EXPERTS}")
         self.max_steps = int(max_steps)
         self.default_size = int(default_size)
+        self.expert = expert
+        self._seen: set = set()  # receptacles whose contents the agent has seen (the searcher's memory)
         self.world: Optional[World] = None
         self._cmds: Dict[str, Tuple[str, str, str]] = {}
         self._plan: List[str] = []
@@ -201,7 +207,8 @@ class HouseholdEnv(TextEnv):
         self.world = generate_world(int(p["seed"]), int(p.get("size", self.default_size)), task.task_type)
         self._steps, self._won = 0, False
         self._cmds = admissible_commands(self.world)
-        self._plan = plan_actions(self.world)
+        self._plan = plan_actions(self.world) if self.expert == "oracle" else []
+        self._seen = set()
         obs = f"{describe_room(self.world)}\n\nYour task is to: {self.world.goal.description}."
         return obs, self._info()
 
@@ -214,6 +221,8 @@ class HouseholdEnv(TextEnv):
         obs = apply_command(w, *found) if found else NOTHING
         self._steps += 1
         if found:
+            if w.location is not None and w.accessible(w.location):
+                self._seen.add(w.location)
             self._cmds = admissible_commands(w)
             self._won = goal_reached(w)
         self._advance_plan(command if found else None)
@@ -223,20 +232,28 @@ class HouseholdEnv(TextEnv):
         return StepResult(observation=obs, reward=WIN_REWARD if self._won else 0.0, done=done, info=info)
 
     def _advance_plan(self, command: Optional[str]) -> None:
-        if command is None:
+        if command is None or self.expert != "oracle":
             return  # nothing changed: the plan still holds
         if self._plan and self._plan[0] == command:
             self._plan.pop(0)
         else:
             self._plan = plan_actions(self.world)
 
+    def _expert(self) -> Tuple[Optional[str], str]:
+        if self.expert == "search":
+            return search_action(self.world, self._seen)
+        action = None if self._won or not self._plan else self._plan[0]
+        return action, f"Following the known solution, the next step is: {action}."
+
     def _info(self) -> Dict[str, Any]:
         w = self.world
+        action, thought = self._expert()
         return {
             "won": self._won,
             "admissible_actions": sorted(self._cmds),
             "task_description": w.goal.description,
             "task_type": w.goal.task_type,
-            "expert_action": None if self._won or not self._plan else self._plan[0],
+            "expert_action": action,
+            "expert_thought": thought,
             "step": self._steps,
         }

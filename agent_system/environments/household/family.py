@@ -69,8 +69,12 @@ class HouseholdFamily(EnvFamily):
         return out
 
     def make_env(self) -> HouseholdEnv:
-        return HouseholdEnv(max_steps=self.env_cfg.max_steps, default_size=self.env_cfg.household.size)
+        hh = self.env_cfg.household
+        return HouseholdEnv(max_steps=self.env_cfg.max_steps, default_size=hh.size, expert=hh.expert)
 
     def expert_action(self, task: TaskSpec, observation: str, info: Dict[str, Any]) -> Optional[str]:
-        # The environment runs the planner on its true state and reports its next command.
+        # The environment runs the expert (env.household.expert) on its state and reports its next command.
         return info.get("expert_action")
+
+    def expert_thought(self, task: TaskSpec, info: Dict[str, Any]) -> Optional[str]:
+        return info.get("expert_thought") or None

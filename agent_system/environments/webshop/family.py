@@ -64,7 +64,7 @@ class WebShopFamily(EnvFamily):
         if self._shop is None:
             data_dir = resolve_data_dir(self.cfg.data_path)
             self._shop, self._goals = load_shop(data_dir, self.cfg.use_small, self.cfg.human_goals,
-                                                int(getattr(self.env_cfg, "seed", 0)))
+                                                int(self.env_cfg.seed))
 
     @property
     def shop(self) -> Shop:

@@ -33,7 +33,7 @@ _SYNC_MODES = ("auto", "tensors", "shm")
 
 
 def _sync_mode(rollout_cfg, tp: int) -> str:
-    mode = getattr(rollout_cfg, "weight_sync_mode", "auto")
+    mode = rollout_cfg.weight_sync_mode
     if mode not in _SYNC_MODES:
         raise ValueError(f"actor_rollout_ref.rollout.weight_sync_mode={mode!r} is not supported; "
                          f"use one of {', '.join(_SYNC_MODES)}")

@@ -176,3 +176,65 @@ def test_bad_configuration_names_the_key():
         _family().tasks("dev")
     with pytest.raises(ValueError, match="payload"):
         HouseholdEnv().reset(TaskSpec("x", "train", "pick_and_place_simple"))
+
+
+# ------------------------------------------------------------------ the searching expert
+
+
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_search_expert_wins_every_task_of_every_type(size):
+    fam = _family(size=size, max_steps=60, num_train_tasks=60, num_val_tasks=1, expert="search")
+    env = fam.make_env()
+    for task in fam.tasks("train"):
+        res, info = _play_expert(fam, env, task)
+        assert info["won"] and res.reward == 10.0, task.task_id
+
+
+def test_search_expert_only_uses_what_it_has_seen():
+    """It takes an object only after an observation showed it, and every thought names the goal object."""
+    fam = _family(max_steps=60, num_train_tasks=60, expert="search")
+    env = fam.make_env()
+    for task in fam.tasks("train"):
+        obs, info = env.reset(task)
+        shown = obs
+        for _ in range(60):
+            action, thought = info["expert_action"], info["expert_thought"]
+            assert f" {env.world.goal.obj}" in thought, (task.task_id, thought)
+            m = re.match(r"take (\w+ \d+) from", action)
+            if m:
+                assert m.group(1) in shown, (task.task_id, action)
+            res = env.step(action)
+            obs, info = res.observation, res.info
+            shown += "\n" + obs
+            if res.done:
+                break
+        assert info["won"], task.task_id
+
+
+def test_search_expert_ignores_where_unseen_objects_are_but_the_oracle_does_not():
+    differs = 0
+    for i in range(40):
+        w = generate_world(1000 + i, 1, "pick_and_place_simple")
+        goal_objs = [o for o, r in w.where.items() if w.rtype[o] == w.goal.obj]
+        others = [r for r in w.receptacles if w.rtype[r] != w.goal.recep and r not in {w.where[o] for o in goal_objs}]
+        if not others:
+            continue
+        from agent_system.environments.household.expert import plan_actions, search_action
+
+        before = (search_action(w, set()), plan_actions(w)[0])
+        for o in goal_objs:  # hide every goal object somewhere else
+            w.contents[w.where[o]].remove(o)
+            w.where[o] = others[0]
+            w.contents[others[0]].append(o)
+        assert search_action(w, set()) == before[0], i
+        differs += plan_actions(w)[0] != before[1]
+    assert differs > 5
+
+
+def test_household_expert_must_be_known():
+    with pytest.raises(ValueError, match="env.household.expert"):
+        HouseholdEnv(expert="psychic")
+    from skillrl.config import load_config
+
+    with pytest.raises(ValueError, match="env.household.expert"):
+        load_config("ppo_trainer", ["env.household.expert=psychic"])

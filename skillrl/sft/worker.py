@@ -1,0 +1,151 @@
+"""One rank of cold-start SFT: the RL actor's FSDP2 model and optimiser, with a cross-entropy step.
+
+:class:`SFTWorker` is a plain class (the Ray actor in :mod:`skillrl.sft.sft_worker_actor` hosts
+one per rank). It builds a :class:`skillrl.workers.actor.FSDPActor` with role ``actor`` (same
+loading, LoRA, sharding, AdamW and LR schedule as RL) after rewriting the optimiser settings from
+``sft.*``, and reuses the actor's response log-prob pass (padding-free packing included). The loss
+is the negative log-likelihood of the response (assistant) tokens only, averaged over every
+response token of the global batch: each rank scales its sum by ``world_size / global_tokens``
+because FSDP averages gradients over ranks. With ``sft.cpu_bf16_autocast`` the matmuls of a CPU
+rank run under bf16 autocast (the weights, optimiser and log-softmax stay fp32).
+
+``sft.prompt_loss_weight`` > 0 adds that weight times the mean NLL of the prompt tokens (the
+same forward pass scores them, so it costs no extra compute). The default 0 is the usual
+assistant-only loss; a model trained from scratch (the CPU pipeline's tiny model) needs the
+prompt's language modelling to learn to copy names from the prompt at all.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+
+logger = logging.getLogger("skillrl.sft")
+
+
+def actor_config_for_sft(arr_cfg: Any, sft_cfg: Any, total_steps: int) -> Any:
+    """A copy of ``actor_rollout_ref`` whose optimiser, clipping and micro-batching follow ``sft``."""
+    cfg = copy.deepcopy(arr_cfg)
+    optim = cfg.actor.optim
+    optim.lr = float(sft_cfg.lr)
+    optim.weight_decay = float(sft_cfg.weight_decay)
+    optim.lr_warmup_steps_ratio = float(sft_cfg.lr_warmup_steps_ratio)
+    optim.lr_warmup_steps = -1
+    optim.warmup_style = sft_cfg.warmup_style
+    optim.total_training_steps = int(total_steps)
+    cfg.actor.grad_clip = float(sft_cfg.grad_clip)
+    cfg.actor.ppo_micro_batch_size_per_gpu = int(sft_cfg.micro_batch_size_per_gpu)
+    return cfg
+
+
+class SFTWorker:
+    """Rank ``rank`` of ``world_size``; joins the process group, then owns one FSDPActor."""
+
+    def __init__(self, arr_cfg: Any, sft_cfg: Any, total_steps: int, device: str = "cpu",
+                 model_path: Optional[str] = None, rank: int = 0, world_size: int = 1,
+                 master_addr: str = "127.0.0.1", master_port: Optional[int] = None):
+        from skillrl.workers.actor import FSDPActor
+        from skillrl.workers.distributed import free_port, init_distributed
+
+        init_distributed(rank, world_size, master_addr, master_port or free_port(), device)
+        self.rank, self.world_size, self.device = rank, world_size, device
+        self.cfg = actor_config_for_sft(arr_cfg, sft_cfg, total_steps)
+        self.actor = FSDPActor(self.cfg, role="actor", device=device, model_path=model_path)
+        self.micro = int(sft_cfg.micro_batch_size_per_gpu)
+        self.autocast = bool(sft_cfg.cpu_bf16_autocast) and device == "cpu"
+        self.prompt_w = float(sft_cfg.prompt_loss_weight)
+
+    def _plan(self, n_rows: int):
+        from skillrl.workers.micro_batch import agree_on_count, fixed_micro_batches
+
+        plan = fixed_micro_batches(n_rows, self.micro) if n_rows else []
+        # Every rank must run the same number of forward passes for FSDP's collectives.
+        count = agree_on_count(len(plan))
+        return plan + [[] for _ in range(count - len(plan))]
+
+    def _nll(self, batch: Dict[str, torch.Tensor], rows) -> Tuple[torch.Tensor, int, torch.Tensor, int]:
+        """Summed response NLL and its token count, then the same for prompt tokens (0 unless weighted)."""
+        idx = torch.as_tensor(rows)
+        R = batch["responses"].shape[1]
+        ids, am = batch["input_ids"][idx], batch["attention_mask"][idx]
+        mask = batch["response_mask"][idx].to(self.device)
+        if self.prompt_w <= 0:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+                logp, _ = self.actor._forward(self.actor.model, ids, am, R, 1.0, False)
+            return -(logp * mask).sum(), int(mask.sum()), torch.zeros(()), 0
+        logp = self._all_token_logp(ids, am)  # [b, T-1]: log p(token t+1 | tokens <= t)
+        am = am.to(logp.device)
+        # A prompt target needs a real token before it (the first one follows left padding).
+        prompt_mask = (am[:, :-1] * am[:, 1:]).float()
+        prompt_mask[:, -R:] = 0
+        return (-(logp[:, -R:] * mask).sum(), int(mask.sum()), -(logp * prompt_mask).sum(), int(prompt_mask.sum()))
+
+    def _all_token_logp(self, ids: torch.Tensor, am: torch.Tensor) -> torch.Tensor:
+        from skillrl.algorithms.core import logprobs_from_logits
+        from skillrl.workers.micro_batch import position_ids_from_mask
+
+        ids, am = ids.to(self.device), am.to(self.device)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+            out = self.actor.model(input_ids=ids, attention_mask=am, position_ids=position_ids_from_mask(am),
+                                   use_cache=False)
+        return logprobs_from_logits(out.logits[:, :-1].float(), ids[:, 1:])
+
+    def train_step(self, batch: Optional[Dict[str, torch.Tensor]], global_tokens: int,
+                   global_prompt_tokens: int = 0) -> Dict[str, float]:
+        """One optimiser step on this rank's rows (``batch`` may be None when it got none)."""
+        a = self.actor
+        model, n = a.model, (0 if batch is None else batch["input_ids"].shape[0])
+        model.train()
+        a.optimizer.zero_grad(set_to_none=True)
+        scale = self.world_size / max(1, int(global_tokens))
+        p_scale = self.prompt_w * self.world_size / max(1, int(global_prompt_tokens))
+        plan = self._plan(n)
+        nll_sum, tokens, p_sum, p_tokens = 0.0, 0, 0.0, 0
+        for i, rows in enumerate(plan):
+            model.set_requires_gradient_sync(i == len(plan) - 1)
+            if not rows:
+                a._dummy_forward(model).backward()
+                continue
+            nll, count, p_nll, p_count = self._nll(batch, rows)
+            (nll * scale + p_nll * p_scale).backward()
+            nll_sum, tokens = nll_sum + float(nll.detach()), tokens + count
+            p_sum, p_tokens = p_sum + float(p_nll.detach()), p_tokens + p_count
+        from skillrl.workers.fsdp_utils import clip_grad_norm
+
+        grad_norm = clip_grad_norm(model, self.cfg.actor.grad_clip)
+        if math.isfinite(grad_norm):
+            a.optimizer.step()
+        else:
+            logger.warning("rank %d: SFT grad norm is %s; skipping this optimizer step", self.rank, grad_norm)
+        a.optimizer.zero_grad(set_to_none=True)
+        lr = a.scheduler.get_last_lr()[0]
+        a.scheduler.step()
+        a.update_steps += 1
+        return {"nll_sum": nll_sum, "tokens": float(tokens), "grad_norm": grad_norm, "lr": float(lr),
+                "prompt_nll_sum": p_sum, "prompt_tokens": float(p_tokens)}
+
+    def eval_nll(self, batch: Optional[Dict[str, torch.Tensor]]) -> Dict[str, float]:
+        """Summed response NLL and token count on this rank's rows, without gradients."""
+        model, n = self.actor.model, (0 if batch is None else batch["input_ids"].shape[0])
+        model.eval()
+        nll_sum, tokens = 0.0, 0
+        with torch.no_grad():
+            for rows in self._plan(n):
+                if not rows:
+                    self.actor._dummy_forward(model)
+                    continue
+                nll, count = self._nll(batch, rows)[:2]
+                nll_sum, tokens = nll_sum + float(nll), tokens + count
+        return {"nll_sum": nll_sum, "tokens": float(tokens)}
+
+    def export_hf(self, out_dir: str) -> Optional[str]:
+        """Collective: every rank gathers, rank 0 writes the transformers directory."""
+        return self.actor.export_hf(out_dir)
+
+    def shutdown(self) -> None:
+        from skillrl.workers.distributed import destroy_distributed
+
+        destroy_distributed()

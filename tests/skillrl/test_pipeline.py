@@ -1,0 +1,49 @@
+"""python -m skillrl.pipeline: every stage's command is a valid config, and the summary it writes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from skillrl import pipeline
+from skillrl.collect import load_collect_config
+from skillrl.config import load_config
+
+CONFIG_OF = {"skillrl.main_eval": "eval", "skillrl.main_sft": "sft_trainer", "skillrl.main_ppo": "ppo_trainer"}
+
+
+def test_every_stage_command_composes_and_validates(tmp_path):
+    s = pipeline.parse_args(["--workdir", str(tmp_path), "--rl_override", "actor_rollout_ref.actor.optim.lr=1e-4"])
+    names = []
+    for stage in pipeline.stages(s):
+        names.append(stage.name)
+        if stage.argv is None:
+            continue
+        module, overrides = stage.argv[0], [o for o in stage.argv[1:] if not o.startswith("hydra.")]
+        cfg = load_collect_config(overrides) if module == "skillrl.collect" else load_config(CONFIG_OF[module], overrides)
+        assert cfg.env.household.size == 1 and cfg.env.household.task_types == ["pick_and_place_simple"]
+        assert cfg.env.use_skills_only_memory  # skills in every stage's prompts
+        if module == "skillrl.main_ppo":
+            assert cfg.actor_rollout_ref.actor.optim.lr == 1e-4 and cfg.algorithm.adv_estimator == "grpo"
+            assert cfg.actor_rollout_ref.model.path.endswith("sft/huggingface")
+    assert names == ["model", "eval_base", "collect", "sft", "eval_sft", "rl", "eval_rl"]
+
+
+def test_summary_reads_the_stage_outputs(tmp_path):
+    s = pipeline.Settings(workdir=str(tmp_path))
+    for name, rate in (("eval_base", 0.0), ("eval_sft", 0.25), ("eval_rl", 0.5)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"success_rate": rate, "invalid_action_rate": 0.1,
+                                                           "mean_steps": 5.0}))
+    (tmp_path / "rl").mkdir()
+    (tmp_path / "rl" / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": i, "episode/success_rate": i / 10}) for i in (1, 2)))
+    summary = pipeline.summarize(s, {"sft": 10.0, "rl": 20.0})
+    assert summary["success_rate"] == {"before_sft": 0.0, "after_sft": 0.25, "after_sft_rl": 0.5}
+    assert summary["rl_train_success_per_step"] == [0.1, 0.2] and summary["total_seconds"] == 30.0
+    assert "after SFT + GRPO     0.500" in pipeline._table(summary)
+
+
+def test_a_failing_stage_names_its_log(tmp_path):
+    stage = pipeline.Stage("collect", str(tmp_path / "never"), ["skillrl.collect", "collect.policy=robot"])
+    with pytest.raises(RuntimeError, match=r"stage collect failed .*collect\.log(.|\n)*collect.policy='robot'"):
+        pipeline.run_stage(stage, str(tmp_path), timeout_s=300)
