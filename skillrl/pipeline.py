@@ -2,8 +2,10 @@
 
 Stages (each a subprocess of the project's own entry points, its output in ``<workdir>/logs``):
 
-1. ``model``: build the tiny random-weight Qwen2 (``skillrl.utils.tiny_model``);
-2. ``eval_base``: validation success of the untrained model (``skillrl.main_eval``);
+1. ``model``: build the tiny random-weight Qwen2 (``skillrl.utils.tiny_model``), then give it
+   in-context copying with the copy warm-up (``skillrl.utils.copy_warmup``), standing in for the
+   pretraining every real starting model has (without it SFT cannot learn to name objects);
+2. ``eval_base``: validation success of that model before SFT (``skillrl.main_eval``);
 3. ``collect``: expert demonstrations on the training split (``skillrl.collect``);
 4. ``sft``: cold-start SFT on them, skills in every prompt (``skillrl.main_sft``);
 5. ``eval_sft``: validation success after SFT;
@@ -59,6 +61,7 @@ class Settings:
     layers: int = 2
     hidden: int = 256
     heads: int = 4
+    copy_warmup_steps: int = 700  # 0: skip the copy warm-up
     val_episodes: int = 48
     train_episodes: int = -1  # expert demonstrations to collect (-1: every training task once)
     # The searcher (env.household.expert=search) is the expert: it acts only on what it has seen, so
@@ -67,10 +70,10 @@ class Settings:
     sft_steps: int = 300
     sft_batch: int = 16
     sft_lr: float = 1e-3
-    rl_steps: int = 10
+    rl_steps: int = 15
     rl_tasks: int = 4  # tasks per GRPO step (data.train_batch_size)
     rl_group: int = 4  # members per group (env.rollout.n)
-    rl_lr: float = 5e-5
+    rl_lr: float = 1e-4
     val_temperature: float = 0.4
     force: bool = False
     timeout_s: int = 3600  # per stage; a stuck stage fails the run instead of hanging it
@@ -129,6 +132,9 @@ def stages(s: Settings) -> List[Stage]:
     x = s.extra
     return [
         Stage("model", f"{p['model']}/config.json", fn=lambda: _build_model(s, p["model"])),
+        *([Stage("copy_warmup", f"{p['model']}/copy_warmup.json",
+                 ["skillrl.utils.copy_warmup", "--model_dir", p["model"], "--steps", str(s.copy_warmup_steps),
+                  "--seed", str(s.seed)])] if s.copy_warmup_steps > 0 else []),
         Stage("eval_base", p["eval_base"], _eval_cmd(s, p["model"], p["eval_base"]) + x.get("eval", [])),
         Stage("collect", p["demos"] + ".summary.json",
               ["skillrl.collect", *ENV, "collect.policy=expert", "env.household.expert=search",
@@ -198,6 +204,7 @@ def summarize(s: Settings, seconds: Dict[str, float]) -> Dict[str, Any]:
         "invalid_action_rate": {k: v.get("invalid_action_rate") for k, v in evals.items()},
         "mean_steps": {k: v.get("mean_steps") for k, v in evals.items()},
         "val_episodes": s.val_episodes,
+        "copy_warmup": _json(f"{p['model']}/copy_warmup.json") if os.path.exists(f"{p['model']}/copy_warmup.json") else None,
         "sft_final_loss": sft.get("final", {}).get("sft/loss"), "sft_examples": sft.get("examples"),
         "rl_train_success_per_step": _rl_curve(f"{p['rl']}/metrics.jsonl"),
         "stage_seconds": {k: round(v, 1) for k, v in seconds.items()},
@@ -212,7 +219,7 @@ def _table(summary: Dict[str, Any]) -> str:
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     return "\n".join([
         f"validation success on {summary['val_episodes']} household tasks (size 1, pick_and_place_simple):",
-        f"  untrained model      {fmt(sr['before_sft'])}",
+        f"  before SFT           {fmt(sr['before_sft'])}",
         f"  after SFT            {fmt(sr['after_sft'])}",
         f"  after SFT + GRPO     {fmt(sr['after_sft_rl'])}",
         f"total wall time {summary['total_seconds']:.0f} s  (" +
@@ -244,6 +251,9 @@ def run(s: Settings) -> Dict[str, Any]:
 def _stage_note(name: str, p: Dict[str, str]) -> str:
     if name.startswith("eval_"):
         return f", success {_json(p[name])['success_rate']:.3f}"
+    if name == "copy_warmup":
+        w = _json(p["model"] + "/copy_warmup.json")
+        return f", copy accuracy {w['copy_accuracy_before']:.2f} -> {w['copy_accuracy_after']:.2f}"
     if name == "sft":
         return f", final loss {_json(p['sft'] + '/summary.json')['final'].get('sft/loss', float('nan')):.3f}"
     return ""

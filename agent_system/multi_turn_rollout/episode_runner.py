@@ -15,19 +15,13 @@ import numpy as np
 
 from agent_system.environments.base import TaskSpec
 from agent_system.trajectory import Step, Trajectory
+from skillrl.skills.task_types import ALFWORLD_TYPES
 
 logger = logging.getLogger(__name__)
 
 PolicyFn = Callable[[List[str], List[Dict[str, Any]]], List[str]]
 
-ALFWORLD_TASK_TYPES = (
-    "pick_and_place_simple",
-    "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep",
-    "pick_heat_then_place_in_recep",
-    "pick_cool_then_place_in_recep",
-    "pick_two_obj_and_place",
-)
+ALFWORLD_TASK_TYPES = ALFWORLD_TYPES  # the six ALFWorld task types, defined once in skillrl.skills.task_types
 
 
 def run_episodes(manager: Any, tasks: Sequence[TaskSpec], policy: PolicyFn, env_name: str = "",

@@ -33,17 +33,11 @@ import re
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from agent_system.trajectory import Step, Trajectory, write_jsonl
+from skillrl.skills.task_types import ALFWORLD_TYPES
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPES = (
-    "pick_and_place_simple",
-    "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep",
-    "pick_heat_then_place_in_recep",
-    "pick_cool_then_place_in_recep",
-    "pick_two_obj_and_place",
-)
+TASK_TYPES = ALFWORLD_TYPES  # the six ALFWorld task types, defined once in skillrl.skills.task_types
 # Checked in order: "two" before the state changes, since "put two clean..." does not occur but
 # "find two X" must not be read as plain pick-and-place.
 _GOAL_PATTERNS: Sequence[Tuple[str, str]] = (

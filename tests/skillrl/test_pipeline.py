@@ -19,6 +19,9 @@ def test_every_stage_command_composes_and_validates(tmp_path):
         names.append(stage.name)
         if stage.argv is None:
             continue
+        if stage.argv[0] == "skillrl.utils.copy_warmup":  # argparse, not Hydra
+            assert stage.argv[1:3] == ["--model_dir", str(tmp_path / "model")]
+            continue
         module, overrides = stage.argv[0], [o for o in stage.argv[1:] if not o.startswith("hydra.")]
         cfg = load_collect_config(overrides) if module == "skillrl.collect" else load_config(CONFIG_OF[module], overrides)
         assert cfg.env.household.size == 1 and cfg.env.household.task_types == ["pick_and_place_simple"]
@@ -26,7 +29,8 @@ def test_every_stage_command_composes_and_validates(tmp_path):
         if module == "skillrl.main_ppo":
             assert cfg.actor_rollout_ref.actor.optim.lr == 1e-4 and cfg.algorithm.adv_estimator == "grpo"
             assert cfg.actor_rollout_ref.model.path.endswith("sft/huggingface")
-    assert names == ["model", "eval_base", "collect", "sft", "eval_sft", "rl", "eval_rl"]
+    assert names == ["model", "copy_warmup", "eval_base", "collect", "sft", "eval_sft", "rl", "eval_rl"]
+    assert [st.name for st in pipeline.stages(pipeline.Settings(copy_warmup_steps=0))][:2] == ["model", "eval_base"]
 
 
 def test_summary_reads_the_stage_outputs(tmp_path):

@@ -19,17 +19,11 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from agent_system.environments.base import TaskSpec
+from skillrl.skills.task_types import ALFWORLD_TYPES
 
 logger = logging.getLogger(__name__)
 
-TASK_TYPES = (
-    "pick_and_place_simple",
-    "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep",
-    "pick_heat_then_place_in_recep",
-    "pick_cool_then_place_in_recep",
-    "pick_two_obj_and_place",
-)
+TASK_TYPES = ALFWORLD_TYPES  # the six ALFWorld task types, defined once in skillrl.skills.task_types
 SPLITS = ("train", "valid_seen", "valid_unseen", "valid_train")
 # ALFWorld's own names for its evaluation sets.
 SPLIT_ALIASES = {"eval_in_distribution": "valid_seen", "eval_out_of_distribution": "valid_unseen"}

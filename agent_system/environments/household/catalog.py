@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-TASK_TYPES: Tuple[str, ...] = (
-    "pick_and_place_simple",
-    "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep",
-    "pick_heat_then_place_in_recep",
-    "pick_cool_then_place_in_recep",
-    "pick_two_obj_and_place",
-)
+from skillrl.skills.task_types import ALFWORLD_TYPES
+
+TASK_TYPES = ALFWORLD_TYPES  # the six ALFWorld task types, defined once in skillrl.skills.task_types
 
 OPENABLE = frozenset({"cabinet", "drawer", "fridge", "microwave", "safe"})
 HEATERS = frozenset({"microwave"})
