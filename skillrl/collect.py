@@ -132,9 +132,9 @@ def collect(cfg: Any) -> Dict[str, Any]:
     tasks = episode_tasks(family, c.split, c.num_episodes)
     use_ray = c.pool == "ray" or (c.pool == "auto" and cfg.env.env_name != "household")
     if use_ray:
-        from skillrl.main_ppo import init_ray
+        from skillrl.main_ppo import env_worker_cpus, init_ray
 
-        init_ray(cfg.ray_init)
+        init_ray(cfg.ray_init, env_worker_cpus(cfg.env, c.batch_size))
     managers = ManagerCache(cfg.env, family, build_memory(cfg.env), use_ray=use_ray)
     make_policy = policy_factory(cfg)
     teacher = _teacher(cfg) if c.teacher_reasoning else None

@@ -3,7 +3,8 @@
 :class:`EnvPool` runs one :data:`~agent_system.environments.env_worker.EnvWorker` Ray actor per
 environment (``env.resources_per_worker``). Every call waits at most a bounded time: a worker
 whose actor died, or that did not answer within ``env.step_timeout_s`` (reset: plus
-``startup_timeout_s`` for a fresh actor), is killed and replaced by a new actor, and its episode
+``startup_timeout_s`` for a fresh actor; the pool waits for its first workers to start before
+anything is timed), is killed and replaced by a new actor, and its episode
 ends as failed: ``done=True``, ``won=False``, reward 0, ``info["error"]`` says why. An exception
 raised by the environment itself ends the episode the same way but keeps the actor.
 
@@ -104,6 +105,34 @@ class EnvPool:
         self.restarts = 0
         self._factory_ref = ray.put(family.make_env)
         self._workers = [self._spawn() for _ in range(self.num_envs)]
+        self._await_startup()
+
+    def _await_startup(self) -> None:
+        """Wait until every worker answers a ping, while they keep coming up.
+
+        Ray starts only about as many worker processes at a time as there are CPUs, so on a
+        2-core machine 32 workers take minutes to come up; that time must not count against the
+        first reset's timeout (it did: the last workers were killed as hung). Waiting stops once
+        no worker has come up for ``startup_timeout_s``; those still missing are restarted.
+        """
+        import ray
+        from ray.exceptions import RayError
+
+        t0 = time.perf_counter()
+        pending = {w.ping.remote(): i for i, w in enumerate(self._workers)}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=self.startup_timeout_s)
+            if not ready:
+                break
+            for ref in ready:
+                i = pending.pop(ref)
+                try:
+                    ray.get(ref, timeout=0)
+                except RayError as e:
+                    self._restart(i, f"env worker died while starting ({type(e).__name__})")
+        for i in pending.values():
+            self._restart(i, f"env worker did not start: no worker came up for {self.startup_timeout_s:.0f}s")
+        logger.info("env pool: %d workers up in %.1fs", self.num_envs, time.perf_counter() - t0)
 
     def _spawn(self):
         from agent_system.environments.env_worker import EnvWorker

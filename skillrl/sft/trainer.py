@@ -63,12 +63,13 @@ class RayRanks:
         import ray
 
         from skillrl.sft.sft_worker_actor import SFTRankActor
+        from skillrl.utils.hardware import cpu_threads_per_rank
 
         self.world_size = int(world_size)
         opts: Dict[str, Any] = {"num_cpus": cpus_per_worker}
         if device == "cuda":
             opts["num_gpus"] = 1
-        threads = max(1, int(cpus_per_worker))
+        threads = cpu_threads_per_rank(self.world_size) if device == "cpu" else 0
         self.actors = [SFTRankActor.options(**opts).remote(threads) for _ in range(self.world_size)]
         addr, port = ray.get(self.actors[0].rendezvous_address.remote())
         self._run([a.init_model.remote(arr_cfg, sft_cfg, total_steps, device, model_path, r, self.world_size,

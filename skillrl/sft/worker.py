@@ -23,6 +23,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from skillrl.utils.hardware import cpu_has_fast_bf16
+
 logger = logging.getLogger("skillrl.sft")
 
 
@@ -56,6 +58,9 @@ class SFTWorker:
         self.actor = FSDPActor(self.cfg, role="actor", device=device, model_path=model_path)
         self.micro = int(sft_cfg.micro_batch_size_per_gpu)
         self.autocast = bool(sft_cfg.cpu_bf16_autocast) and device == "cpu"
+        if self.autocast and rank == 0 and not cpu_has_fast_bf16():
+            logger.warning("sft.cpu_bf16_autocast=true on a CPU without native bf16 (AVX2 only): bf16 is "
+                           "emulated there and ~20x slower than fp32; set sft.cpu_bf16_autocast=false")
         self.prompt_w = float(sft_cfg.prompt_loss_weight)
 
     def _plan(self, n_rows: int):

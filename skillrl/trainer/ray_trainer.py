@@ -121,9 +121,11 @@ class GRPOTrainer:
                 logger.warning("step %d: no environment produced a step sample (all resets failed?); no update", step)
                 return {**timer.metrics(), **episode_metrics(rollout.trajectories)}
             batch.meta_info["temperature"] = c.actor_rollout_ref.rollout.temperature
-            # 2. old log-prob: the rollout policy's log-probs of its own tokens
+            # 2. old log-prob: the rollout policy's log-probs of its own tokens; skipped when the
+            #    update is one optimizer step on the whole batch (the PPO ratio is then exactly 1)
             with timer.phase("old_log_prob"):
-                batch = batch.union(self.actor.compute_log_prob(batch))
+                if self._needs_old_log_prob(len(batch)):
+                    batch = batch.union(self.actor.compute_log_prob(batch))
             # 3. reference log-prob: only when a KL term uses it
             with timer.phase("ref_log_prob"):
                 if self.need_ref:
@@ -168,6 +170,16 @@ class GRPOTrainer:
             return ray.get(self.rollout_worker.generate.remote(prompt_ids, sampling))
 
         return generate
+
+    def _needs_old_log_prob(self, n: int) -> bool:
+        """False when the update is on-policy: one epoch, one mini-batch holding every rank's rows.
+
+        verl always runs this forward pass; here the actor then uses its own detached log-probs,
+        which gives the same gradient (measured: a third of a CPU GRPO step saved).
+        """
+        a, ws = self.config.actor_rollout_ref.actor, self.actor.world_size
+        one_step = a.ppo_epochs == 1 and -(-n // ws) <= max(1, a.ppo_mini_batch_size // ws)
+        return not one_step or self.config.algorithm.use_kl_in_reward
 
     def _episode_rewards(self, batch: Any) -> Dict[str, float]:
         from skillrl.algorithms import apply_kl_penalty_to_rewards
@@ -326,7 +338,7 @@ def _compute_advantage(batch: Any, algo_cfg: Any) -> Any:
 def _policy_kl(batch: Any, kl_type: str) -> Dict[str, float]:
     """KL of the rollout policy from the reference on this batch's tokens (when computed)."""
     b = batch.batch
-    if "ref_log_prob" not in b:
+    if "ref_log_prob" not in b or "old_log_probs" not in b:
         return {}
     from skillrl.algorithms import kl_penalty, masked_mean
 

@@ -169,6 +169,10 @@ class FSDPActor:
                              "compute it with the reference policy first")
         n = len(data)
         mini = max(1, a.ppo_mini_batch_size // self.world_size)
+        if "old_log_probs" not in data.batch and (a.ppo_epochs > 1 or n > mini):
+            raise ValueError(f"update_policy: the batch has no 'old_log_probs' but the update takes several "
+                             f"optimizer steps ({n} rows on this rank, ppo_mini_batch_size per rank {mini}, "
+                             f"ppo_epochs {a.ppo_epochs}); compute them with compute_log_prob first")
         self.model.train()
         offload = a.fsdp_config.optimizer_offload and self.device == "cuda"
         if offload:
@@ -234,9 +238,10 @@ class FSDPActor:
         mask = b["response_mask"].to(dev)
         low = a.clip_ratio_low if a.clip_ratio_low is not None else a.clip_ratio
         high = a.clip_ratio_high if a.clip_ratio_high is not None else a.clip_ratio
+        # Without old_log_probs the update is on-policy (see GRPOTrainer._needs_old_log_prob).
+        old = b["old_log_probs"].to(dev) if "old_log_probs" in b else logp.detach()
         pg_loss, clipfrac, ppo_kl, clipfrac_lower = compute_policy_loss(
-            b["old_log_probs"].to(dev), logp, b["advantages"].to(dev), mask, low, high, a.clip_ratio_c,
-            a.loss_agg_mode)
+            old, logp, b["advantages"].to(dev), mask, low, high, a.clip_ratio_c, a.loss_agg_mode)
         entropy = agg_loss(ent, mask, a.loss_agg_mode)
         loss = pg_loss - a.entropy_coeff * entropy
         stats = {"actor/pg_loss": pg_loss.item(), "actor/pg_clipfrac": clipfrac.item(),

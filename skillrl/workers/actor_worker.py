@@ -14,14 +14,16 @@ from skillrl.protocol import DataProto
 
 @ray.remote
 class ActorRefWorker:
-    def __init__(self, config, role: str, rank: int, world_size: int, device: str, cpu_threads: int = 1):
+    def __init__(self, config, role: str, rank: int, world_size: int, device: str, cpu_threads: int = 0):
         self.config, self.role, self.rank, self.world_size, self.device = config, role, rank, world_size, device
         self.impl = None
         if device == "cpu":
             import torch
 
-            # Ranks share the host's cores; one thread each avoids oversubscription.
-            torch.set_num_threads(max(1, int(cpu_threads)))
+            from skillrl.utils.hardware import cpu_threads_per_rank
+
+            # The ranks compute at the same time and share the host's cores (0: split them evenly).
+            torch.set_num_threads(int(cpu_threads) or cpu_threads_per_rank(world_size))
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     def rendezvous_address(self) -> Tuple[str, int]:

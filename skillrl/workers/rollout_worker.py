@@ -13,9 +13,12 @@ from skillrl.workers.rollout.base import GenerationOutput, SamplingParams, make_
 @ray.remote
 class RolloutWorker:
     def __init__(self, rollout_cfg, model_path: str, device: str = "cpu", max_model_len: Optional[int] = None,
-                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, cpu_threads: int = 1):
+                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, cpu_threads: int = 0):
         if device == "cpu":
-            torch.set_num_threads(max(1, int(cpu_threads)))
+            from skillrl.utils.hardware import cpu_threads_per_rank
+
+            # The trainer waits while the rollout runs, so it may use every core (0: all of them).
+            torch.set_num_threads(int(cpu_threads) or cpu_threads_per_rank(1))
         self.rollout_cfg = rollout_cfg
         self.engine = make_engine(rollout_cfg, model_path, device, max_model_len, tokenizer_path, trust_remote_code)
         self.weight_version = 0

@@ -54,7 +54,7 @@ def _collect(refs: Sequence[Any], on_error, timeout_s: Optional[float] = None, g
 
 
 _FORWARD_KEYS = ("input_ids", "attention_mask", "responses")
-_UPDATE_KEYS = _FORWARD_KEYS + ("response_mask", "old_log_probs", "advantages")
+_UPDATE_KEYS = _FORWARD_KEYS + ("response_mask", "advantages")  # old_log_probs: absent when on-policy
 
 
 class RayWorkerGroup:
@@ -81,8 +81,7 @@ class RayWorkerGroup:
             opts: Dict[str, Any] = {"num_cpus": cpus_per_worker, "scheduling_strategy": strategy}
             if self.device == "cuda":
                 opts["num_gpus"] = gpu_fraction
-            self.workers.append(ActorRefWorker.options(**opts).remote(
-                config, role, rank, self.world_size, self.device, max(1, int(cpus_per_worker))))
+            self.workers.append(ActorRefWorker.options(**opts).remote(config, role, rank, self.world_size, self.device))
         addr, port = ray.get(self.workers[0].rendezvous_address.remote())
         self._run([w.init_model.remote(addr, port, model_path) for w in self.workers])
         logger.info("%s: %d %s ranks ready (role %s)", name, self.world_size, self.device, role)
@@ -211,7 +210,8 @@ def _wait_ready(pg, world_size: int, bundle: Dict[str, float], timeout_s: float)
 
 def create_rollout_worker(rollout_cfg, model_path: str, device: str, max_model_len: Optional[int] = None,
                           tokenizer_path: Optional[str] = None, trust_remote_code: bool = False,
-                          group: Optional[RayWorkerGroup] = None, num_cpus: float = 1.0):
+                          group: Optional[RayWorkerGroup] = None, num_cpus: float = 1.0,
+                          ready_timeout_s: float = 900.0):
     """A :class:`RolloutWorker`; with ``group`` on CUDA it shares rank 0's GPU (hybrid layout)."""
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
@@ -224,5 +224,22 @@ def create_rollout_worker(rollout_cfg, model_path: str, device: str, max_model_l
         if group is not None and tp == 1:
             opts["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group.placement_group,
                                                                             placement_group_bundle_index=0)
-    return RolloutWorker.options(**opts).remote(rollout_cfg, model_path, device, max_model_len, tokenizer_path,
-                                                trust_remote_code, max(1, int(num_cpus)))
+    worker = RolloutWorker.options(**opts).remote(rollout_cfg, model_path, device, max_model_len, tokenizer_path,
+                                                  trust_remote_code)
+    _wait_actor(worker, "the rollout worker", ready_timeout_s)
+    return worker
+
+
+def _wait_actor(actor: Any, what: str, timeout_s: float) -> None:
+    """Block until ``actor`` has started (its engine loaded): an actor Ray cannot place never starts,
+    and every call to it would wait forever."""
+    import ray
+
+    try:
+        ray.get(actor.engine_name.remote(), timeout=timeout_s)
+    except ray.exceptions.GetTimeoutError:
+        ray.kill(actor, no_restart=True)
+        raise RuntimeError(
+            f"{what} did not start within {timeout_s:.0f} s (cluster {ray.cluster_resources()}, free "
+            f"{ray.available_resources()}); if CPUs are short, raise ray_init.num_cpus or lower "
+            "env.resources_per_worker.num_cpus") from None

@@ -70,3 +70,14 @@ def test_dummy_parquet_is_ignored_with_a_warning():
 def test_hydra_output_goes_to_the_run_dir():
     assert _default_hydra_dir(["a=1"]) == ["a=1", "hydra.run.dir=${trainer.default_local_dir}/hydra"]
     assert _default_hydra_dir(["hydra.run.dir=/x"]) == ["hydra.run.dir=/x"]
+
+
+def test_ray_gets_the_cpus_the_job_reserves():
+    """32 environment workers at 0.1 CPU + the FSDP rank + the rollout worker: 6 logical CPUs."""
+    from skillrl.main_ppo import init_ray, job_cpus
+
+    cfg = load_config("ppo_trainer", ["data.train_batch_size=8", "env.rollout.n=4", "trainer.n_gpus_per_node=1"])
+    assert job_cpus(cfg) == 1 + 1 + 4
+    cfg.ray_init.num_cpus = 4
+    with pytest.raises(ValueError, match=r"ray_init.num_cpus=4 .* reserve 6 .*ray_init.num_cpus >= 6"):
+        init_ray(cfg.ray_init, job_cpus(cfg))

@@ -124,6 +124,31 @@ def test_hung_and_crashed_workers_end_their_episodes_without_hanging(ray_env):
         mgr.close()
 
 
+def test_pool_is_up_before_its_first_reset(ray_env):
+    """Start-up (slow with many workers on few CPUs) happens in the constructor, not inside reset's timeout."""
+    cfg = _cfg(max_steps=5)
+    pool = EnvPool(make_env_family(cfg), 8, cfg)
+    try:
+        ready, _ = ray_env.wait([pool.actor(i).ping.remote() for i in range(8)], num_returns=8, timeout=5)
+        assert len(ready) == 8 and pool.restarts == 0
+    finally:
+        pool.close()
+
+
+def test_pool_whose_workers_cannot_start_does_not_hang(ray_env):
+    cfg = _cfg(max_steps=5, step_timeout_s=1.0)
+    cfg.resources_per_worker.num_cpus = 1000.0  # no node can host them: they never start
+    fam = make_env_family(cfg)
+    t0 = time.monotonic()
+    pool = EnvPool(fam, 2, cfg, startup_timeout_s=2.0)
+    try:
+        assert pool.restarts == 2 and time.monotonic() - t0 < 30
+        results = pool.reset(fam.tasks("train")[:2])
+        assert all("timed out" in info["error"] for _, info in results)
+    finally:
+        pool.close()
+
+
 def test_env_exception_ends_the_episode_but_keeps_the_worker(ray_env):
     cfg = _cfg(max_steps=20)
     fam = make_env_family(cfg)

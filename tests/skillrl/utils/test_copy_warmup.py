@@ -6,6 +6,7 @@ import json
 import torch
 
 from skillrl.utils.copy_warmup import DEFAULT_STEPS, copy_accuracy, repeat_batch, warm_up_copying
+from skillrl.utils.hardware import cpu_has_fast_bf16
 
 
 def test_repeat_batches_repeat_their_first_span_at_varying_offsets():
@@ -30,4 +31,5 @@ def test_warm_up_turns_a_random_model_into_a_copier(tmp_path):
     assert out["copy_accuracy_before"] < 0.1 and out["copy_accuracy_after"] > 0.9, out
     reloaded = AutoModelForCausalLM.from_pretrained(d)
     assert copy_accuracy(reloaded) == out["copy_accuracy_after"]
-    assert json.loads((tmp_path / "model" / "copy_warmup.json").read_text())["steps"] == DEFAULT_STEPS
+    saved = json.loads((tmp_path / "model" / "copy_warmup.json").read_text())
+    assert saved["steps"] == DEFAULT_STEPS and saved["bf16_autocast"] is cpu_has_fast_bf16()

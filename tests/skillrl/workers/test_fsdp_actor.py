@@ -141,3 +141,28 @@ def test_lora_actor_reference_and_merged_weights(ray_local, tiny_model_dir, tiny
         torch.testing.assert_close(reference_log_probs(merged, batch)[0], trained, atol=1e-4, rtol=1e-4)
     finally:
         group.shutdown()
+
+
+def test_on_policy_update_needs_no_old_log_probs(actor_group, tiny_vocab, tmp_path):
+    """One epoch, one mini-batch: the actor's own detached log-probs stand in for old_log_probs."""
+    actor_group.save_checkpoint(str(tmp_path / "start"))
+    batches = [make_batch(tiny_vocab, bs=8, seed=5) for _ in range(2)]  # 8 rows: one mini-batch of 16
+    for b in batches:
+        b.batch["ref_log_prob"] = actor_group.compute_ref_log_prob(b).batch["ref_log_prob"]
+    start = actor_group.compute_log_prob(batches[0]).batch["old_log_probs"]
+    batches[0].batch["old_log_probs"] = start
+    actor_group.update_policy(batches[0])
+    with_old = actor_group.compute_log_prob(batches[0]).batch["old_log_probs"]
+    actor_group.load_checkpoint(str(tmp_path / "start"))
+    metrics = actor_group.update_policy(batches[1])
+    without_old = actor_group.compute_log_prob(batches[1]).batch["old_log_probs"]
+    assert (with_old - start).abs().max() > 1e-3  # the update moved the policy
+    torch.testing.assert_close(without_old, with_old, atol=1e-5, rtol=1e-4)
+    assert metrics["actor/pg_clipfrac"] == 0.0
+
+
+def test_update_without_old_log_probs_over_several_mini_batches_is_a_clear_error(actor_group, tiny_vocab):
+    batch = make_batch(tiny_vocab, bs=40)  # 20 rows per rank, mini-batch 8 per rank: off-policy after the first
+    batch.batch["ref_log_prob"] = torch.zeros(40, 9)
+    with pytest.raises(Exception, match="no 'old_log_probs' but the update takes several optimizer steps"):
+        actor_group.update_policy(batch)

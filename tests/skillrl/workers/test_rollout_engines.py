@@ -124,3 +124,12 @@ def test_weight_sync_engines_follow_the_actor(engines, actor_group, prompts, tin
     assert timing["timing_s/weight_sync"] > 0 and timing["rollout/weight_version"] >= 1
     for name, worker in engines.items():
         assert [o.token_ids for o in _generate(worker, prompt_ids)] == actor_greedy, name
+
+
+def test_a_rollout_worker_ray_cannot_place_fails_clearly_instead_of_hanging(ray_local, tiny_model_dir):
+    from skillrl.workers.worker_group import create_rollout_worker
+
+    cfg = worker_config(tiny_model_dir).rollout
+    cfg.name = "hf"
+    with pytest.raises(RuntimeError, match=r"rollout worker did not start within 3 s .*ray_init.num_cpus"):
+        create_rollout_worker(cfg, tiny_model_dir, "cpu", max_model_len=256, num_cpus=1000.0, ready_timeout_s=3.0)
