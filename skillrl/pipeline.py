@@ -41,9 +41,10 @@ logger = logging.getLogger("skillrl.pipeline")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The easiest household setting (see the module docstring) and the CPU-sized lengths.
+MAX_TURNS = 10
 ENV = [
     "env.env_name=household", "env.household.size=1", "env.household.task_types=[pick_and_place_simple]",
-    "env.max_steps=10", "env.history_length=1", "env.use_skills_only_memory=true",
+    f"env.max_steps={MAX_TURNS}", "env.history_length=1", "env.use_skills_only_memory=true",
     "env.skills_only_memory.top_k=1", "env.skills_only_memory.task_specific_top_k=1",
     "env.skills_only_memory.max_mistakes=1", "env.skills_only_memory.enable_dynamic_update=false",
 ]
@@ -70,8 +71,8 @@ class Settings:
     sft_steps: int = 300
     sft_batch: int = 16
     sft_lr: float = 1e-3
-    rl_steps: int = 15
-    rl_tasks: int = 4  # tasks per GRPO step (data.train_batch_size)
+    rl_steps: int = 10
+    rl_tasks: int = 8  # tasks per GRPO step (data.train_batch_size)
     rl_group: int = 4  # members per group (env.rollout.n)
     rl_lr: float = 1e-4
     val_temperature: float = 0.4
@@ -99,9 +100,11 @@ def _eval_cmd(s: Settings, model: str, out: str) -> List[str]:
 
 
 def _sft_cmd(s: Settings, p: Dict[str, str]) -> List[str]:
+    from skillrl.utils.hardware import cpu_has_fast_bf16  # bf16 only where it is fast (not on AVX2)
+
     return ["skillrl.main_sft", *ENV, *MODEL, f"sft.train_file={p['demos']}", f"sft.output_dir={p['sft']}",
             "sft.in_process=true", f"sft.total_training_steps={s.sft_steps}", f"sft.train_batch_size={s.sft_batch}",
-            "sft.micro_batch_size_per_gpu=8", "sft.cpu_bf16_autocast=true", f"sft.lr={s.sft_lr}", "sft.lr_warmup_steps_ratio=0.05",
+            "sft.micro_batch_size_per_gpu=8", f"sft.cpu_bf16_autocast={str(cpu_has_fast_bf16()).lower()}", f"sft.lr={s.sft_lr}", "sft.lr_warmup_steps_ratio=0.05",
             f"sft.seed={s.seed}", f"actor_rollout_ref.model.path={p['model']}"]
 
 
@@ -110,7 +113,8 @@ def _rl_cmd(s: Settings, p: Dict[str, str]) -> List[str]:
     return ["skillrl.main_ppo", *ENV, *MODEL, f"actor_rollout_ref.model.path={p['sft_model']}",
             "algorithm.adv_estimator=grpo", f"data.train_batch_size={s.rl_tasks}", f"env.rollout.n={s.rl_group}",
             "data.val_batch_size=8", f"actor_rollout_ref.actor.optim.lr={s.rl_lr}",
-            f"actor_rollout_ref.actor.ppo_mini_batch_size={4 * n}", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8",
+            # the whole batch in one mini-batch: one on-policy optimizer step per GRPO step, no old log-prob pass
+            f"actor_rollout_ref.actor.ppo_mini_batch_size={n * MAX_TURNS}", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8",
             "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16", "actor_rollout_ref.actor.use_kl_loss=false",
             f"actor_rollout_ref.rollout.seed={s.seed}", f"data.seed={s.seed}",
             f"trainer.total_training_steps={s.rl_steps}", "trainer.val_before_train=false", "trainer.test_freq=-1",
@@ -231,16 +235,20 @@ def run(s: Settings) -> Dict[str, Any]:
     p = _paths(s)
     os.makedirs(p["logs"], exist_ok=True)
     todo = stages(s)
-    seconds: Dict[str, float] = {}
+    times_file = os.path.join(os.path.abspath(s.workdir), "stage_seconds.json")
+    # Times of stages an earlier (interrupted) run finished, so the summary covers the whole pipeline.
+    seconds: Dict[str, float] = _json(times_file) if os.path.exists(times_file) else {}
     for i, stage in enumerate(todo, 1):
         if os.path.exists(stage.output) and not s.force:
             print(f"[{i}/{len(todo)}] {stage.name}: already done ({stage.output})", flush=True)
             continue
         print(f"[{i}/{len(todo)}] {stage.name}: running (log {p['logs']}/{stage.name}.log)", flush=True)
         seconds[stage.name] = run_stage(stage, p["logs"], s.timeout_s)
+        with open(times_file, "w", encoding="utf-8") as f:
+            json.dump(seconds, f, indent=2)
         print(f"[{i}/{len(todo)}] {stage.name}: done in {seconds[stage.name]:.0f} s{_stage_note(stage.name, p)}",
               flush=True)
-    summary = summarize(s, seconds)
+    summary = summarize(s, {st.name: seconds[st.name] for st in todo if st.name in seconds})
     with open(os.path.join(os.path.abspath(s.workdir), "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
     print(_table(summary), flush=True)

@@ -227,7 +227,7 @@ class GRPOTrainer:
         out.update(advantage_metrics(batch.batch))
         out.update(reward_metrics)
         out.update(actor_metrics(update_metrics))
-        out.update(_policy_kl(batch, c.actor_rollout_ref.actor.kl_loss_type))
+        out.update(_policy_kl(batch, c.actor_rollout_ref.actor.kl_loss_type, update_metrics))
         out.update(timer.metrics())
         rt = rollout.timing
         out.update({"timing/rollout_generate": rt["generate"], "timing/rollout_env": rt["env"],
@@ -335,11 +335,13 @@ def _compute_advantage(batch: Any, algo_cfg: Any) -> Any:
     return compute_advantage(batch, algo_cfg)
 
 
-def _policy_kl(batch: Any, kl_type: str) -> Dict[str, float]:
+def _policy_kl(batch: Any, kl_type: str, update_metrics: Dict[str, float]) -> Dict[str, float]:
     """KL of the rollout policy from the reference on this batch's tokens (when computed)."""
     b = batch.batch
-    if "ref_log_prob" not in b or "old_log_probs" not in b:
+    if "ref_log_prob" not in b:
         return {}
+    if "old_log_probs" not in b:  # on-policy update: its KL loss was computed with the rollout policy
+        return {"actor/kl_to_ref": update_metrics["actor/kl_loss"]} if "actor/kl_loss" in update_metrics else {}
     from skillrl.algorithms import kl_penalty, masked_mean
 
     kl = kl_penalty(b["old_log_probs"].float(), b["ref_log_prob"].float(), kl_type)

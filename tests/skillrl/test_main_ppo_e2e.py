@@ -142,7 +142,7 @@ def test_kill_during_checkpoint_write_then_resume(tmp_path, tiny_model_dir):
     caught = False
     try:
         complete_1 = lambda: os.path.isfile(os.path.join(run_dir, "global_step_1", "checkpoint.json"))  # noqa: E731
-        assert _wait_for(complete_1, 400, proc), "the first checkpoint was never written"
+        assert _wait_for(complete_1, 900, proc), "the first checkpoint was never written"
         tmp_2 = lambda: glob.glob(os.path.join(run_dir, "global_step_2.tmp-*"))  # noqa: E731
         assert _wait_for(tmp_2, 200, proc), "the second checkpoint write was not seen"
         os.killpg(proc.pid, signal.SIGSTOP)

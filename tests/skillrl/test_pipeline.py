@@ -51,3 +51,19 @@ def test_a_failing_stage_names_its_log(tmp_path):
     stage = pipeline.Stage("collect", str(tmp_path / "never"), ["skillrl.collect", "collect.policy=robot"])
     with pytest.raises(RuntimeError, match=r"stage collect failed .*collect\.log(.|\n)*collect.policy='robot'"):
         pipeline.run_stage(stage, str(tmp_path), timeout_s=300)
+
+
+def test_a_resumed_run_reports_every_stage_time(tmp_path):
+    """Stages an earlier run finished are skipped, and their times still reach the summary."""
+    s = pipeline.Settings(workdir=str(tmp_path))
+    times = {}
+    for i, stage in enumerate(pipeline.stages(s)):
+        out = tmp_path / stage.output
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"success_rate": 0.5, "copy_accuracy_before": 0.0, "copy_accuracy_after": 1.0}))
+        times[stage.name] = float(i + 1)
+    (tmp_path / "stage_seconds.json").write_text(json.dumps(dict(reversed(list(times.items())))))
+    summary = pipeline.run(s)
+    assert summary["stage_seconds"] == times and list(summary["stage_seconds"]) == list(times)
+    assert summary["total_seconds"] == sum(times.values())
+    assert json.loads((tmp_path / "summary.json").read_text())["stage_seconds"] == times
