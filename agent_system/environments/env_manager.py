@@ -65,6 +65,7 @@ class EnvironmentManager:
         self.project = getattr(family, "project_actions", None) or default_projection
         self.max_steps = int(env_cfg.max_steps)
         self.history_length = int(env_cfg.history_length)
+        self.inadmissible_is_invalid = bool(env_cfg.inadmissible_is_invalid)
         self.top_k = int(env_cfg.skills_only_memory.top_k)
         self._episodes: List[_Episode] = []
         self.reset_time_s = 0.0  # seconds spent in pool.reset
@@ -129,6 +130,8 @@ class EnvironmentManager:
         texts = ["" if model_outputs[i] is None else str(model_outputs[i]) for i in idx]
         admissible = [self._episodes[i].admissible or None for i in idx]
         actions, valids = self.project(texts, admissible) if idx else ([], [])
+        if self.inadmissible_is_invalid:
+            valids = [bool(v) and (adm is None or a in adm) for a, v, adm in zip(actions, valids, admissible)]
         to_send: List[Optional[str]] = [None] * n
         for i, a in zip(idx, actions):
             to_send[i] = a

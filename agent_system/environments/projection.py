@@ -17,7 +17,8 @@ The rules, applied to each output independently (``project_actions``):
    written is itself admissible, or an admissible list is given that lacks ``move X to Y``.
 
 Admissibility is *not* required for validity: a well-formed action the state does not allow is
-valid and the environment answers "Nothing happens." Every output yields an action string, so
+valid and the environment answers "Nothing happens." (``env.inadmissible_is_invalid=true`` makes
+the environment manager count it as invalid too). Every output yields an action string, so
 nothing downstream crashes: the ACTION text if the action tags are present, else the last
 non-empty line of the raw text (at most 200 characters), which the environment treats like any
 other unknown command.

@@ -325,6 +325,10 @@ class EnvConfig:
     max_steps: int = 20
     history_length: int = 2
     step_timeout_s: float = 60.0
+    # Count a well-formed action missing from the admissible list as invalid, so the invalid-action
+    # penalty (actor_rollout_ref.actor.use_invalid_action_penalty) also falls on "Nothing happens."
+    # steps. Off as in verl-agent (format only); families without admissible lists are unaffected.
+    inadmissible_is_invalid: bool = False
     rollout: EnvRolloutConfig = field(default_factory=EnvRolloutConfig)
     resources_per_worker: ResourcesPerWorkerConfig = field(default_factory=ResourcesPerWorkerConfig)
     use_skills_only_memory: bool = True

@@ -101,6 +101,18 @@ def test_malformed_outputs_are_marked_invalid_and_do_not_crash():
     assert not dones.any() and (rewards == 0).all()
 
 
+@pytest.mark.parametrize("inadmissible_is_invalid", [False, True])
+def test_inadmissible_actions_are_invalid_only_when_asked(inadmissible_is_invalid):
+    cfg, fam, mgr = _setup(3, max_steps=5, inadmissible_is_invalid=inadmissible_is_invalid)
+    obs = mgr.reset([fam.tasks("train")[0]] * 3)
+    allowed = obs[0]["admissible_actions"][0]
+    assert "take unicorn 1 from desk 1" not in obs[0]["admissible_actions"]
+    outs = [wrap_action(allowed, "x"), wrap_action("take unicorn 1 from desk 1", "x"), "no tags"]
+    nxt, _, _, infos = mgr.step(outs)
+    assert nxt[1]["anchor"] == "Nothing happens."  # the env runs the action either way
+    assert [i["is_action_valid"] for i in infos] == [True, not inadmissible_is_invalid, False]
+
+
 def test_inactive_envs_are_not_stepped_and_max_steps_ends_episodes():
     cfg, fam, mgr = _setup(3, max_steps=2)
     mgr.reset(fam.tasks("train")[:3])

@@ -67,6 +67,24 @@ def test_greedy_equals_transformers(engines, prompts, tiny_model_dir, name):
 
 
 @pytest.mark.parametrize("name", ["hf", "vllm"])
+def test_sampled_tokens_score_the_same_in_the_training_forward(engines, prompts, tiny_model_dir, name):
+    """What GRPO's on-policy update assumes: the batch the rollout loop packs (left-padded prompts,
+    right-padded responses) gives each sampled token the log-prob the engine sampled it with."""
+    from transformers import AutoModelForCausalLM
+
+    from agent_system.multi_turn_rollout.rollout_loop import pack_step_samples
+    from skillrl.protocol import DataProto
+    from tests.support.workers import reference_log_probs
+
+    prompt_ids, tok = prompts
+    outs = _generate(engines[name], prompt_ids, SamplingParams(temperature=1.0, max_tokens=10, n=2, seed=3, logprobs=True))
+    packed = pack_step_samples([prompt_ids[o.prompt_index] for o in outs], [o.token_ids for o in outs], tok.pad_token_id)
+    logp, _ = reference_log_probs(AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval(), DataProto.from_dict(packed))
+    for i, o in enumerate(outs):
+        torch.testing.assert_close(logp[i, : len(o.token_ids)], torch.tensor(o.logprobs), atol=2e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["hf", "vllm"])
 def test_sampling_n_logprobs_and_seed(engines, prompts, name):
     prompt_ids, _ = prompts
     sampling = SamplingParams(temperature=1.0, max_tokens=8, n=3, seed=7, logprobs=True)
