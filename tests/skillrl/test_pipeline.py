@@ -29,8 +29,12 @@ def test_every_stage_command_composes_and_validates(tmp_path):
         if module == "skillrl.main_ppo":
             assert cfg.actor_rollout_ref.actor.optim.lr == 1e-4 and cfg.algorithm.adv_estimator == "grpo"
             assert cfg.actor_rollout_ref.model.path.endswith("sft/huggingface")
+            assert cfg.actor_rollout_ref.rollout.temperature == 0.7
+            assert cfg.actor_rollout_ref.actor.use_kl_loss and cfg.actor_rollout_ref.actor.kl_loss_coef == 0.1
     assert names == ["model", "copy_warmup", "eval_base", "collect", "sft", "eval_sft", "rl", "eval_rl"]
     assert [st.name for st in pipeline.stages(pipeline.Settings(copy_warmup_steps=0))][:2] == ["model", "eval_base"]
+    no_kl = [st for st in pipeline.stages(pipeline.Settings(rl_kl_coef=0.0)) if st.name == "rl"][0].argv
+    assert "actor_rollout_ref.actor.use_kl_loss=false" in no_kl
 
 
 def test_summary_reads_the_stage_outputs(tmp_path):
