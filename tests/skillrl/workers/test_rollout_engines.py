@@ -6,8 +6,10 @@ import dataclasses
 import pytest
 import torch
 
+from agent_system.multi_turn_rollout.rollout_loop import pack_step_samples
+from skillrl.protocol import DataProto
 from skillrl.workers.rollout.base import GenerationOutput, SamplingParams
-from tests.support.workers import make_batch, worker_config
+from tests.support.workers import make_batch, reference_log_probs, worker_config
 
 GREEDY = SamplingParams(do_sample=False, max_tokens=12)
 TEXTS = ["Your task is to: put a clean mug in coffeemachine.", "go to countertop 1", "<think>look around</think>"]
@@ -71,10 +73,6 @@ def test_sampled_tokens_score_the_same_in_the_training_forward(engines, prompts,
     """What GRPO's on-policy update assumes: the batch the rollout loop packs (left-padded prompts,
     right-padded responses) gives each sampled token the log-prob the engine sampled it with."""
     from transformers import AutoModelForCausalLM
-
-    from agent_system.multi_turn_rollout.rollout_loop import pack_step_samples
-    from skillrl.protocol import DataProto
-    from tests.support.workers import reference_log_probs
 
     prompt_ids, tok = prompts
     outs = _generate(engines[name], prompt_ids, SamplingParams(temperature=1.0, max_tokens=10, n=2, seed=3, logprobs=True))
