@@ -8,4 +8,5 @@ quickstart: install
 	.venv/bin/python -m skillrl.main_ppo
 
 test: install
-	ALFWORLD_DATA=$$(bash scripts/alfworld_data.sh) .venv/bin/python -m pytest
+	@# without ../shared the ALFWorld tests skip; ALFWORLD_DATA stays unset rather than empty
+	d=$$(bash scripts/alfworld_data.sh) && export ALFWORLD_DATA=$$d; .venv/bin/python -m pytest

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -58,6 +59,13 @@ def task_description(observation: str) -> str:
     return goal.strip().split("\n", 1)[0].strip() if found else ""
 
 
+def _unset_empty_data_var() -> None:
+    # alfworld's import runs os.makedirs($ALFWORLD_DATA), which fails on "" with a bare
+    # FileNotFoundError; an empty value means "not set" (alfworld then uses its own cache dir).
+    if os.environ.get("ALFWORLD_DATA") == "":
+        del os.environ["ALFWORLD_DATA"]
+
+
 class Engine:
     """ALFWorld's wrapper stack over TextWorld's PDDL backend, for one game at a time.
 
@@ -67,6 +75,8 @@ class Engine:
 
     def __init__(self):
         import textworld
+
+        _unset_empty_data_var()
         from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
         from textworld.envs.pddl import PddlEnv
         from textworld.envs.wrappers import Filter
@@ -108,6 +118,7 @@ def load_game_data(gamefile: str) -> Dict[str, Any]:
     if "pddl_problem" not in data:
         raise ValueError(f"ALFWorld game file {gamefile} has no 'pddl_problem'; it is not a game.tw-pddl file")
     if "pddl_domain" not in data or "grammar" not in data:
+        _unset_empty_data_var()
         from alfworld.info import ALFRED_PDDL_PATH, ALFRED_TWL2_PATH
 
         with open(ALFRED_PDDL_PATH, encoding="utf-8") as f:
