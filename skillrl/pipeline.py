@@ -96,7 +96,10 @@ def _paths(s: Settings) -> Dict[str, str]:
 
 
 def _eval_cmd(s: Settings, model: str, out: str) -> List[str]:
+    # as many validation tasks as episodes: the split's default (64) would silently cap a larger
+    # --val_episodes; task i is the same task whatever the split size, so 48 keeps the same tasks
     return ["skillrl.main_eval", *ENV, *MODEL, "eval.policy=model", "eval.split=valid",
+            f"env.household.num_val_tasks={s.val_episodes}",
             f"eval.num_episodes={s.val_episodes}", f"eval.batch_size={s.val_episodes}", "eval.progress_bar=true",
             f"actor_rollout_ref.model.path={model}", f"eval.output={out}", f"eval.trajectories={out}l",
             f"actor_rollout_ref.rollout.val_kwargs.temperature={s.val_temperature}",

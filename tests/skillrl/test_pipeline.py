@@ -37,6 +37,18 @@ def test_every_stage_command_composes_and_validates(tmp_path):
     assert "actor_rollout_ref.actor.use_kl_loss=false" in no_kl
 
 
+def test_a_larger_validation_set_is_not_capped_by_the_split():
+    from agent_system.environments.base import make_env_family
+
+    cfgs = {}
+    for n in (48, 192):
+        argv = [st for st in pipeline.stages(pipeline.Settings(val_episodes=n)) if st.name == "eval_sft"][0].argv
+        cfgs[n] = load_config("eval", [o for o in argv[1:] if not o.startswith("hydra.")])
+        assert cfgs[n].eval.num_episodes == n and cfgs[n].env.household.num_val_tasks == n
+    small, large = (make_env_family(cfgs[n].env).tasks("valid") for n in (48, 192))
+    assert len(large) == 192 and large[:48] == small  # a bigger set extends the same tasks
+
+
 def test_summary_reads_the_stage_outputs(tmp_path):
     s = pipeline.Settings(workdir=str(tmp_path))
     for name, rate in (("eval_base", 0.0), ("eval_sft", 0.25), ("eval_rl", 0.5)):
