@@ -3,6 +3,9 @@ replanner), the environment manager with projection, and recovery from a killed 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -176,10 +179,6 @@ def test_killed_env_actor_is_replaced_and_its_episode_fails(family, one_per_type
 def test_an_empty_alfworld_data_variable_counts_as_unset(tmp_path):
     # alfworld's own import would run os.makedirs("") and fail; a fresh process, since this one
     # has imported alfworld already
-    import os
-    import subprocess
-    import sys
-
     code = "from agent_system.environments.alfworld.env import AlfworldEnv; AlfworldEnv().close(); print('ok')"
     env = {**os.environ, "ALFWORLD_DATA": "", "HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
