@@ -183,7 +183,7 @@ class EnvironmentManager:
                               admissible=ep.admissible, history=history, step_count=ep.steps)
         out = {"prompt": prompt, "anchor": ep.observation, "task": ep.task, "task_type": ep.task_type,
                "admissible_actions": list(ep.admissible), "skills_text": ep.skills_text, "env_index": i,
-               "step": ep.steps, "done": ep.done}
+               "task_id": ep.task_spec.task_id, "step": ep.steps, "done": ep.done}
         if ep.error is not None:
             out["error"] = ep.error
         return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,40 @@ class EnginePolicy:
         self.engine = engine
         self.sampling = sampling
         self.encoder = PromptEncoder(tokenizer, max_prompt_length, truncation)
+        self._episode: Dict[int, Tuple[str, int]] = {}  # env_index -> (task_id, how many times played before)
+        self._plays: Dict[str, int] = {}
 
     def __call__(self, prompts: List[str], observations: List[Dict[str, Any]]) -> List[str]:
         ids = self.encoder.encode(prompts)
-        outs = self.engine.generate(ids, self.sampling)
+        sampling = self.sampling
+        seeds = self.episode_seeds(observations)
+        if seeds is not None:
+            sampling = sampling.with_updates(seeds=seeds)
+        outs = self.engine.generate(ids, sampling)
         return [o.text for o in outs]
+
+    def episode_seeds(self, observations: List[Dict[str, Any]]) -> Optional[List[int]]:
+        """One seed per (task, play of it, turn), or None without a seed or the manager's keys.
+
+        A seed per batch would make each episode's samples depend on which episodes share its
+        batch (and its turn); this way an evaluation gives the same episodes at any
+        ``eval.batch_size``, and two models see the same random numbers on the same task.
+        """
+        from skillrl.workers.rollout.base import episode_seed
+
+        keys = ("env_index", "task_id", "step")
+        if self.sampling.seed is None or not all(k in ob for ob in observations for k in keys):
+            return None
+        seeds = []
+        for ob in observations:
+            i = int(ob["env_index"])
+            if int(ob["step"]) == 0 or i not in self._episode:  # a new episode in this slot
+                task_id = str(ob["task_id"])
+                self._episode[i] = (task_id, self._plays.get(task_id, 0))
+                self._plays[task_id] = self._episode[i][1] + 1
+            task_id, play = self._episode[i]
+            seeds.append(episode_seed(self.sampling.seed, task_id, play, int(ob["step"])))
+        return seeds
 
     @classmethod
     def from_config(cls, cfg: Any, backend: str, device: str = "cpu") -> "EnginePolicy":

@@ -94,6 +94,28 @@ def test_model_policy_with_the_tiny_model(tmp_path, tiny_model_dir):
     assert json.load(open(tmp_path / "m.json"))["policy"] == "model"
 
 
+def test_a_sampled_evaluation_does_not_depend_on_the_batch_size(tmp_path, tiny_model_dir):
+    from skillrl.main_eval import evaluate
+
+    def outputs(batch_size, seed=0):
+        out = tmp_path / f"b{batch_size}_s{seed}.json"
+        evaluate(load_config("eval", _overrides(
+            str(out), "eval.policy=model", "eval.backend=hf", f"actor_rollout_ref.model.path={tiny_model_dir}",
+            "eval.num_episodes=4", f"eval.batch_size={batch_size}", f"eval.trajectories={out}l",
+            "env.max_steps=3", "data.max_prompt_length=96", "data.max_response_length=8",
+            "actor_rollout_ref.rollout.val_kwargs.temperature=1.0", f"actor_rollout_ref.rollout.seed={seed}",
+            "env.use_skills_only_memory=false", "trainer.device=cpu")))
+        rows = [json.loads(line) for line in open(f"{out}l")]
+        return {r["task_id"]: [st["model_output"] for st in r["steps"]] for r in rows}
+
+    four = outputs(4)
+    assert len(four) == 4 and all(len(steps) == 3 for steps in four.values())
+    assert len({o for steps in four.values() for o in steps}) > 6  # sampled, not one repeated text
+    # each episode draws from its own (task, turn) seed: the same texts one or two tasks at a time
+    assert outputs(1) == four and outputs(3) == four
+    assert outputs(4, seed=1) != four
+
+
 def test_expert_on_real_alfworld_games_covers_every_type(tmp_path, alfworld_data_dir):
     from skillrl.main_eval import evaluate
 

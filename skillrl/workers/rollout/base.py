@@ -10,8 +10,10 @@ without special tokens. ``load_weights`` replaces the engine's weights in place 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+import zlib
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 ENGINES = ("vllm", "hf")
@@ -26,6 +28,10 @@ class SamplingParams:
     do_sample: bool = True  # False: greedy, whatever the temperature
     n: int = 1  # samples per prompt; outputs come prompt by prompt, n each
     seed: Optional[int] = None  # reproducible sampling; prompt i uses seed + i in vLLM
+    # One seed per prompt (overrides ``seed``): prompt i's samples then depend on seeds[i] and its
+    # own tokens only, not on which prompts share the call, so an evaluation does not change with
+    # its batch size and two models evaluated with the same seeds are compared on paired samples.
+    seeds: Optional[List[int]] = None
     logprobs: bool = False  # also return each generated token's log-prob (costs memory in hf)
 
     @property
@@ -57,6 +63,15 @@ class SamplingParams:
             raise ValueError(f"SamplingParams.temperature={self.temperature} must be >= 0")
         return self
 
+    def seeds_for(self, num_prompts: int) -> Optional[List[int]]:
+        """``seeds`` checked against the number of prompts (None when unset)."""
+        if self.seeds is None:
+            return None
+        if len(self.seeds) != num_prompts:
+            raise ValueError(f"SamplingParams.seeds has {len(self.seeds)} seeds for {num_prompts} prompts; "
+                             "give one seed per prompt")
+        return [int(x) for x in self.seeds]
+
     def with_updates(self, **kw) -> "SamplingParams":
         return replace(self, **kw)
 
@@ -68,6 +83,19 @@ class GenerationOutput:
     logprobs: Optional[List[float]] = None  # log-prob of each generated token under the engine's sampler
     finish_reason: str = "length"  # stop | length
     prompt_index: int = 0  # which input prompt this output answers (n outputs per prompt)
+
+
+def episode_seed(seed: int, *keys: object) -> int:
+    """A 63-bit seed from ``seed`` and keys (ints or strings, e.g. a task id and a turn), stable
+    across processes (strings go through crc32, not Python's salted ``hash``)."""
+    words: List[int] = []
+    for k in (int(seed), *keys):
+        if isinstance(k, (int, np.integer)):
+            k = int(k) & 0xFFFFFFFFFFFFFFFF
+            words += [k & 0xFFFFFFFF, k >> 32]
+        else:
+            words.append(zlib.crc32(str(k).encode("utf-8")))
+    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def check_prompts(prompt_token_ids: Sequence[Sequence[int]], vocab_size: int) -> List[List[int]]:

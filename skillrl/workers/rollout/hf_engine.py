@@ -12,9 +12,49 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts
+from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts, episode_seed
 
 logger = logging.getLogger("skillrl.workers")
+
+
+class RowSampler:
+    """A transformers logits processor that samples each row from its own generator.
+
+    Row ``j`` (prompt ``j // n``, sample ``j % n``) draws from a generator seeded by
+    ``episode_seed(seeds[j // n], j % n)``, after temperature, top-k and top-p, and returns scores
+    that are 0 for the drawn token and -inf elsewhere, so greedy decoding keeps exactly that token.
+    A row's tokens then do not depend on the other rows of the batch.
+    """
+
+    def __init__(self, seeds: Sequence[int], n: int, temperature: float, top_p: float = 1.0, top_k: int = -1):
+        self.generators = []
+        for s in seeds:
+            for k in range(n):
+                g = torch.Generator()
+                g.manual_seed(episode_seed(s, k))
+                self.generators.append(g)
+        self.temperature, self.top_p, self.top_k = float(temperature), float(top_p), int(top_k)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if scores.shape[0] != len(self.generators):
+            raise RuntimeError(f"RowSampler has {len(self.generators)} generators for {scores.shape[0]} rows")
+        probs = self.probabilities(scores.detach().float().cpu())
+        picks = torch.stack([torch.multinomial(p, 1, generator=g) for p, g in zip(probs, self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, picks.to(scores.device), 0.0)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Temperature, then top-k, then top-p (the smallest set whose mass reaches top_p)."""
+        logits = logits / max(self.temperature, 1e-6)
+        if 0 < self.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1.0:
+            sorted_logits, order = logits.sort(dim=-1, descending=True)
+            p = sorted_logits.softmax(-1)
+            drop = (p.cumsum(-1) - p) >= self.top_p  # the tokens after the mass already reached top_p
+            logits = logits.scatter(1, order, sorted_logits.masked_fill(drop, float("-inf")))
+        return logits.softmax(-1)
 
 
 class HFEngine(RolloutEngine):
@@ -50,6 +90,7 @@ class HFEngine(RolloutEngine):
     def generate(self, prompt_token_ids: Sequence[Sequence[int]], sampling: SamplingParams) -> List[GenerationOutput]:
         sampling.check()
         prompts = check_prompts(prompt_token_ids, self.vocab_size)
+        seeds = sampling.seeds_for(len(prompts))
         # A seed makes the whole call reproducible; without one the process RNG advances.
         rng = torch.random.fork_rng(devices=[] if self.device == "cpu" else None, enabled=sampling.seed is not None)
         outputs: List[GenerationOutput] = []
@@ -57,10 +98,12 @@ class HFEngine(RolloutEngine):
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
             for start in range(0, len(prompts), self.max_batch_size):
-                outputs += self._generate_chunk(prompts[start:start + self.max_batch_size], start, sampling)
+                end = start + self.max_batch_size
+                outputs += self._generate_chunk(prompts[start:end], start, sampling, seeds and seeds[start:end])
         return outputs
 
-    def _generate_chunk(self, prompts: List[List[int]], offset: int, sampling: SamplingParams) -> List[GenerationOutput]:
+    def _generate_chunk(self, prompts: List[List[int]], offset: int, sampling: SamplingParams,
+                        seeds: Optional[List[int]] = None) -> List[GenerationOutput]:
         width = max(len(p) for p in prompts)
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -68,13 +111,21 @@ class HFEngine(RolloutEngine):
             ids[i, width - len(p):] = torch.tensor(p)
             mask[i, width - len(p):] = 1
         kwargs = dict(max_new_tokens=sampling.max_tokens, eos_token_id=self.eos_ids, pad_token_id=self.pad_id,
-                      num_return_sequences=sampling.n, return_dict_in_generate=True,
-                      output_logits=sampling.logprobs, use_cache=True)
-        if sampling.greedy:
+                      return_dict_in_generate=True, output_logits=sampling.logprobs, use_cache=True)
+        if sampling.greedy or seeds is not None:
+            # greedy decoding returns one sequence per input row: repeat the rows for n samples
+            ids, mask = ids.repeat_interleave(sampling.n, 0), mask.repeat_interleave(sampling.n, 0)
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p,
-                          top_k=sampling.top_k if sampling.top_k > 0 else 0)
+        if seeds is not None and not sampling.greedy:
+            from transformers import LogitsProcessorList
+
+            # generate's sampler draws for the whole batch from one stream; ours draws row by row
+            # and hands the greedy step a one-hot choice
+            rows = RowSampler(seeds, sampling.n, sampling.temperature, sampling.top_p, sampling.top_k)
+            kwargs.update(logits_processor=LogitsProcessorList([rows]))
+        elif not sampling.greedy:
+            kwargs.update(do_sample=True, num_return_sequences=sampling.n, temperature=sampling.temperature,
+                          top_p=sampling.top_p, top_k=sampling.top_k if sampling.top_k > 0 else 0)
         with torch.no_grad():
             out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
         gen = out.sequences[:, width:].cpu()

@@ -92,7 +92,8 @@ class VLLMEngine(RolloutEngine):
         if too_long:
             raise ValueError(f"prompts {too_long[:5]} have >= max_model_len={self.max_model_len} tokens; raise "
                              "actor_rollout_ref.rollout.max_model_len or shorten data.max_prompt_length")
-        params = [self._params(VLLMSampling, sampling, i) for i in range(len(prompts))]
+        seeds = sampling.seeds_for(len(prompts))
+        params = [self._params(VLLMSampling, sampling, i, seeds) for i in range(len(prompts))]
         results = self.llm.generate([TokensPrompt(prompt_token_ids=p) for p in prompts], params, use_tqdm=False)
         outputs = []
         for i, res in enumerate(results):
@@ -106,9 +107,9 @@ class VLLMEngine(RolloutEngine):
         return outputs
 
     @staticmethod
-    def _params(cls, s: SamplingParams, index: int):
-        common = dict(n=s.n, max_tokens=s.max_tokens, logprobs=0 if s.logprobs else None,
-                      seed=None if s.seed is None else s.seed + index)
+    def _params(cls, s: SamplingParams, index: int, seeds: Optional[List[int]] = None):
+        seed = seeds[index] if seeds is not None else (None if s.seed is None else s.seed + index)
+        common = dict(n=s.n, max_tokens=s.max_tokens, logprobs=0 if s.logprobs else None, seed=seed)
         if s.greedy:
             return cls(temperature=0.0, **common)
         return cls(temperature=s.temperature, top_p=s.top_p, top_k=s.top_k if s.top_k > 0 else 0, **common)

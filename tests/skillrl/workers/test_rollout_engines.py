@@ -95,6 +95,40 @@ def test_sampling_n_logprobs_and_seed(engines, prompts, name):
     assert [o.token_ids for o in again] == [o.token_ids for o in outs]  # a seed reproduces
 
 
+@pytest.mark.parametrize("name", ["hf", "vllm"])
+def test_a_prompt_with_its_own_seed_samples_the_same_in_any_batch(engines, prompts, name):
+    prompt_ids, _ = prompts
+    sampling = SamplingParams(temperature=1.0, max_tokens=8, seeds=[5, 6, 7])
+    together = _generate(engines[name], prompt_ids, sampling)
+    alone = _generate(engines[name], prompt_ids[2:], sampling.with_updates(seeds=[7]))
+    swapped = _generate(engines[name], [prompt_ids[2], prompt_ids[0]], sampling.with_updates(seeds=[7, 5]))
+    assert together[2].token_ids == alone[0].token_ids == swapped[0].token_ids
+    assert together[0].token_ids == swapped[1].token_ids
+    other = _generate(engines[name], prompt_ids, sampling.with_updates(seeds=[15, 16, 17]))
+    assert [o.token_ids for o in other] != [o.token_ids for o in together]  # the seed is what decides
+    with pytest.raises(ValueError, match="3 seeds for 2 prompts"):
+        _generate(engines[name], prompt_ids[:2], sampling)
+
+
+def test_the_row_sampler_draws_from_the_warped_distribution():
+    from skillrl.workers.rollout.hf_engine import RowSampler
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -30.0]])
+    draws = 4000
+    for temperature, top_k, top_p in ((1.0, -1, 1.0), (0.5, -1, 1.0), (1.0, 2, 1.0), (1.0, -1, 0.8)):
+        sampler = RowSampler(list(range(draws)), 1, temperature, top_p, top_k)
+        want = sampler.probabilities(logits)[0]
+        picks = sampler(None, logits.expand(draws, -1)).argmax(-1)
+        freq = torch.bincount(picks, minlength=5).float() / draws
+        # the warping itself, by hand: top-k 2 keeps two tokens, top-p 0.8 the two that reach 0.8
+        if top_k == 2 or top_p == 0.8:
+            base = logits[0, :2].softmax(-1)
+            assert torch.allclose(want, torch.cat([base, torch.zeros(3)]), atol=1e-6)
+        else:
+            assert torch.allclose(want, (logits[0] / temperature).softmax(-1), atol=1e-6)
+        assert torch.allclose(freq, want, atol=0.03), (temperature, top_k, top_p, freq, want)
+
+
 def test_sampling_params_from_config_and_validation(tiny_model_dir):
     cfg = worker_config(tiny_model_dir).rollout
     cfg.temperature, cfg.val_kwargs.temperature, cfg.val_kwargs.do_sample = 0.9, 0.4, False
