@@ -7,10 +7,11 @@ Each engine runs in its own RolloutWorker (a Ray actor), as in training. Prompts
 chat-templated household-style texts from the tiny model's corpus; every engine gets the same
 prompts and the same sampling (temperature 1, seeded). Prints one JSON object per line:
 
-* ``{"bench": "generate", "engine", "prompts", "max_tokens", "gen_tokens", "seconds",
-  "tokens_per_s"}`` per engine and repeat (the first call of each engine is a warm-up, not
-  reported);
-* ``{"bench": "ratio", "vllm_over_hf_tokens_per_s"}`` from the best repeat of each;
+* ``{"bench": "generate", "engine", "per_prompt_seeds", "prompts", "max_tokens", "gen_tokens",
+  "seconds", "tokens_per_s"}`` per engine and repeat (the first call of each engine is a warm-up,
+  not reported); hf runs again with one seed per prompt (its row-by-row sampler);
+* ``{"bench": "ratio", "vllm_over_hf_tokens_per_s"}`` from the best repeat of each, and
+  ``hf_per_prompt_seeds_over_batch_seed_tokens_per_s``;
 * ``{"bench": "weight_sync", "engine", "ranks", "sync_s", "gather_s", "load_s"}``: the
   full actor -> engine path (FSDP gather on ``--ranks`` ranks, Ray transfer, engine reload),
   median of ``--sync-repeats``.
@@ -62,18 +63,22 @@ def _prompts(model_path: str, n: int) -> List[List[int]]:
     return [tok(t, add_special_tokens=False).input_ids for t in texts]
 
 
-def _bench_generate(worker, name: str, prompts, sampling, repeats: int) -> float:
+def _bench_generate(worker, name: str, prompts, sampling, repeats: int, per_prompt_seeds: bool = False) -> float:
     import ray
 
     ray.get(worker.generate.remote(prompts[:2], sampling))  # warm-up: first-call compilation, caches
     best = 0.0
     for r in range(repeats):
+        s = sampling.with_updates(seed=sampling.seed + r)
+        if per_prompt_seeds:  # the per-episode seeding of main_eval / collect
+            s = s.with_updates(seeds=[1000 * r + i for i in range(len(prompts))])
         t0 = time.perf_counter()
-        outs = ray.get(worker.generate.remote(prompts, sampling.with_updates(seed=sampling.seed + r)))
+        outs = ray.get(worker.generate.remote(prompts, s))
         dt = time.perf_counter() - t0
         tokens = sum(len(o.token_ids) for o in outs)
-        _emit({"bench": "generate", "engine": name, "prompts": len(prompts), "max_tokens": sampling.max_tokens,
-               "gen_tokens": tokens, "seconds": round(dt, 4), "tokens_per_s": round(tokens / dt, 2)})
+        _emit({"bench": "generate", "engine": name, "per_prompt_seeds": per_prompt_seeds, "prompts": len(prompts),
+               "max_tokens": sampling.max_tokens, "gen_tokens": tokens, "seconds": round(dt, 4),
+               "tokens_per_s": round(tokens / dt, 2)})
         best = max(best, tokens / dt)
     return best
 
@@ -115,6 +120,9 @@ def main(argv=None) -> None:
         best[name] = _bench_generate(workers[name], name, prompts, sampling, args.repeats)
     if "hf" in best and "vllm" in best:
         _emit({"bench": "ratio", "vllm_over_hf_tokens_per_s": round(best["vllm"] / best["hf"], 3)})
+    if "hf" in best:  # hf's own row-by-row sampler (RowSampler) against generate's batch sampler
+        seeded = _bench_generate(workers["hf"], "hf", prompts, sampling, args.repeats, per_prompt_seeds=True)
+        _emit({"bench": "ratio", "hf_per_prompt_seeds_over_batch_seed_tokens_per_s": round(seeded / best["hf"], 3)})
     group = RayWorkerGroup(cfg, TrainerConfig(device=device, n_gpus_per_node=args.ranks), role="actor",
                            name="bench_actor")
     for name, worker in workers.items():
