@@ -205,6 +205,14 @@ def _rl_curve(metrics_file: str) -> List[Optional[float]]:
     return [r.get("episode/success_rate") for r in rows if r.get("step", 0) > 0]
 
 
+def _paired(p: Dict[str, str]) -> Optional[Dict[str, float]]:
+    """SFT (a) against SFT + RL (b) on the same tasks and per-episode seeds."""
+    from skillrl.utils.paired import compare_files
+
+    a, b = p["eval_sft"] + "l", p["eval_rl"] + "l"
+    return compare_files(a, b) if os.path.exists(a) and os.path.exists(b) else None
+
+
 def summarize(s: Settings, seconds: Dict[str, float]) -> Dict[str, Any]:
     p = _paths(s)
     evals = {k: _json(p[k]) for k in ("eval_base", "eval_sft", "eval_rl") if os.path.exists(p[k])}
@@ -219,6 +227,7 @@ def summarize(s: Settings, seconds: Dict[str, float]) -> Dict[str, Any]:
         "copy_warmup": _json(f"{p['model']}/copy_warmup.json") if os.path.exists(f"{p['model']}/copy_warmup.json") else None,
         "sft_final_loss": sft.get("final", {}).get("sft/loss"), "sft_examples": sft.get("examples"),
         "rl_train_success_per_step": _rl_curve(f"{p['rl']}/metrics.jsonl"),
+        "rl_vs_sft_paired": _paired(p),
         "stage_seconds": {k: round(v, 1) for k, v in seconds.items()},
         "total_seconds": round(sum(seconds.values()), 1),
         "setting": {"env": ENV, "model": MODEL}, "settings": asdict(s),
@@ -234,6 +243,9 @@ def _table(summary: Dict[str, Any]) -> str:
         f"  before SFT           {fmt(sr['before_sft'])}",
         f"  after SFT            {fmt(sr['after_sft'])}",
         f"  after SFT + GRPO     {fmt(sr['after_sft_rl'])}",
+        *([] if not summary.get("rl_vs_sft_paired") else [
+            "  paired, same tasks and seeds: won only after SFT + GRPO {won_only_by_b}, only after SFT "
+            "{won_only_by_a} (sign test p = {sign_test_p})".format(**summary["rl_vs_sft_paired"])]),
         f"total wall time {summary['total_seconds']:.0f} s  (" +
         ", ".join(f"{k} {v:.0f}s" for k, v in summary["stage_seconds"].items()) + ")",
     ])

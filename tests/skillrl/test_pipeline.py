@@ -61,6 +61,15 @@ def test_summary_reads_the_stage_outputs(tmp_path):
     assert summary["success_rate"] == {"before_sft": 0.0, "after_sft": 0.25, "after_sft_rl": 0.5}
     assert summary["rl_train_success_per_step"] == [0.1, 0.2] and summary["total_seconds"] == 30.0
     assert "after SFT + GRPO     0.500" in pipeline._table(summary)
+    assert summary["rl_vs_sft_paired"] is None  # no trajectory files: nothing to pair
+
+    # with the trajectories, the same tasks are compared pair by pair
+    for name, wins in (("eval_sft", [1, 0, 0, 1]), ("eval_rl", [1, 1, 1, 0])):
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(
+            json.dumps({"task_id": f"household/valid/{i}", "won": bool(w)}) for i, w in enumerate(wins)))
+    paired = pipeline.summarize(s, {})["rl_vs_sft_paired"]
+    assert (paired["won_only_by_a"], paired["won_only_by_b"], paired["won_by_both"]) == (1, 2, 1)
+    assert "won only after SFT + GRPO 2, only after SFT 1" in pipeline._table(pipeline.summarize(s, {}))
 
 
 def test_a_failing_stage_names_its_log(tmp_path):
