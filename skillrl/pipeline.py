@@ -79,6 +79,10 @@ class Settings:
     # (README); at 1.0 and without the KL loss validation success did not move.
     rl_temperature: float = 0.7
     rl_kl_coef: float = 0.1  # 0: no KL loss (and no reference pass)
+    # GRPO without dividing by each group's standard deviation (Dr. GRPO): with the division, a
+    # group where every episode failed turns the small invalid-action penalty into large
+    # advantages; without it, the best of the settings compared task by task here (README)
+    rl_std_norm: bool = False
     val_temperature: float = 0.4
     force: bool = False
     timeout_s: int = 3600  # per stage; a stuck stage fails the run instead of hanging it
@@ -118,7 +122,8 @@ def _sft_cmd(s: Settings, p: Dict[str, str]) -> List[str]:
 def _rl_cmd(s: Settings, p: Dict[str, str]) -> List[str]:
     n = s.rl_tasks * s.rl_group
     return ["skillrl.main_ppo", *ENV, *MODEL, f"actor_rollout_ref.model.path={p['sft_model']}",
-            "algorithm.adv_estimator=grpo", f"data.train_batch_size={s.rl_tasks}", f"env.rollout.n={s.rl_group}",
+            "algorithm.adv_estimator=grpo", f"algorithm.norm_adv_by_std_in_grpo={str(s.rl_std_norm).lower()}",
+            f"data.train_batch_size={s.rl_tasks}", f"env.rollout.n={s.rl_group}",
             "data.val_batch_size=8", f"actor_rollout_ref.actor.optim.lr={s.rl_lr}",
             # the whole batch in one mini-batch: one on-policy optimizer step per GRPO step, no old log-prob pass
             f"actor_rollout_ref.actor.ppo_mini_batch_size={n * MAX_TURNS}", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=8",

@@ -31,10 +31,13 @@ def test_every_stage_command_composes_and_validates(tmp_path):
             assert cfg.actor_rollout_ref.model.path.endswith("sft/huggingface")
             assert cfg.actor_rollout_ref.rollout.temperature == 0.7
             assert cfg.actor_rollout_ref.actor.use_kl_loss and cfg.actor_rollout_ref.actor.kl_loss_coef == 0.1
+            assert cfg.algorithm.norm_adv_by_std_in_grpo is False  # Dr. GRPO unless --rl_std_norm
     assert names == ["model", "copy_warmup", "eval_base", "collect", "sft", "eval_sft", "rl", "eval_rl"]
     assert [st.name for st in pipeline.stages(pipeline.Settings(copy_warmup_steps=0))][:2] == ["model", "eval_base"]
     no_kl = [st for st in pipeline.stages(pipeline.Settings(rl_kl_coef=0.0)) if st.name == "rl"][0].argv
     assert "actor_rollout_ref.actor.use_kl_loss=false" in no_kl
+    std = [st for st in pipeline.stages(pipeline.parse_args(["--rl_std_norm"])) if st.name == "rl"][0].argv
+    assert "algorithm.norm_adv_by_std_in_grpo=true" in std
 
 
 def test_a_larger_validation_set_is_not_capped_by_the_split():
