@@ -27,21 +27,16 @@ def sign_test_p(wins_a: int, wins_b: int) -> float:
 
 def read_outcomes(path: str) -> Dict[Tuple[str, int], bool]:
     """``(task_id, play) -> won``; ``play`` counts repeated plays of a task in file order."""
+    from agent_system.trajectory import read_jsonl
+
     out: Dict[Tuple[str, int], bool] = {}
     plays: Dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                task_id, won = str(d["task_id"]), bool(d["won"])
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{lineno}: expected a trajectory with 'task_id' and 'won' ({e!r}); "
-                                 "give the file eval.trajectories wrote") from None
-            play = plays.get(task_id, 0)
-            plays[task_id] = play + 1
-            out[(task_id, play)] = won
+    for i, t in enumerate(read_jsonl(path), 1):
+        if not t.task_id:
+            raise ValueError(f"{path}: trajectory {i} has no task_id; give the file eval.trajectories wrote")
+        play = plays.get(t.task_id, 0)
+        plays[t.task_id] = play + 1
+        out[(t.task_id, play)] = t.won
     return out
 
 

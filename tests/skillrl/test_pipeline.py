@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from agent_system.trajectory import Trajectory
 from skillrl import pipeline
 from skillrl.collect import load_collect_config
 from skillrl.config import load_config
@@ -69,7 +70,8 @@ def test_summary_reads_the_stage_outputs(tmp_path):
     # with the trajectories, the same tasks are compared pair by pair
     for name, wins in (("eval_sft", [1, 0, 0, 1]), ("eval_rl", [1, 1, 1, 0])):
         (tmp_path / f"{name}.jsonl").write_text("\n".join(
-            json.dumps({"task_id": f"household/valid/{i}", "won": bool(w)}) for i, w in enumerate(wins)))
+            json.dumps(Trajectory(task="t", task_type="pick_and_place_simple", task_id=f"household/valid/{i}",
+                                  won=bool(w)).to_dict()) for i, w in enumerate(wins)))
     paired = pipeline.summarize(s, {})["rl_vs_sft_paired"]
     assert (paired["won_only_by_a"], paired["won_only_by_b"], paired["won_by_both"]) == (1, 2, 1)
     assert "won only after SFT + GRPO 2, only after SFT 1" in pipeline._table(pipeline.summarize(s, {}))

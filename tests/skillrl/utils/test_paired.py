@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from agent_system.trajectory import Trajectory
 from skillrl.utils.paired import compare, compare_files, read_outcomes, sign_test_p
 
 
@@ -30,13 +31,18 @@ def test_compare_counts_discordant_pairs_on_common_episodes():
         compare({("x", 0): True}, {("y", 0): True})
 
 
+def _line(task_id, won):
+    return json.dumps(Trajectory(task="put a mug in sink", task_type="pick_and_place_simple", task_id=task_id,
+                                 won=won).to_dict())
+
+
 def test_files_count_repeated_plays_and_bad_lines_name_the_file(tmp_path):
     f = tmp_path / "a.jsonl"
-    f.write_text("\n".join(json.dumps({"task_id": t, "won": w}) for t, w in (("t", True), ("t", False), ("u", True))))
+    f.write_text("\n".join(_line(t, w) for t, w in (("t", True), ("t", False), ("u", True))))
     assert read_outcomes(str(f)) == {("t", 0): True, ("t", 1): False, ("u", 0): True}
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"task_id": "t"}\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl:1: .*'won'"):
+    bad.write_text(_line("", True) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: trajectory 1 has no task_id"):
         read_outcomes(str(bad))
     out = subprocess.run([sys.executable, "-m", "skillrl.utils.paired", str(f), str(f)], capture_output=True,
                          text=True, check=True).stdout
