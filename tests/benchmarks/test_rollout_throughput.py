@@ -16,6 +16,9 @@ def test_rollout_rows_are_json_lines(tiny_model_dir):
     rows = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
     gen = [r for r in rows if r["bench"] == "generate"]
     sync = [r for r in rows if r["bench"] == "weight_sync"]
-    assert len(gen) == 1 and gen[0]["engine"] == "hf" and gen[0]["prompts"] == 4
-    assert 0 < gen[0]["gen_tokens"] <= 4 * 8 and gen[0]["tokens_per_s"] > 0
+    # hf once with one seed per batch and once with one seed per prompt (its row-by-row sampler)
+    assert [(r["engine"], r["per_prompt_seeds"], r["prompts"]) for r in gen] == [("hf", False, 4), ("hf", True, 4)]
+    assert all(0 < r["gen_tokens"] <= 4 * 8 and r["tokens_per_s"] > 0 for r in gen)
+    ratio = [r for r in rows if r["bench"] == "ratio"]
+    assert len(ratio) == 1 and ratio[0]["hf_per_prompt_seeds_over_batch_seed_tokens_per_s"] > 0
     assert len(sync) == 1 and sync[0]["sync_s"] > 0 and sync[0]["ranks"] == 1
