@@ -25,4 +25,7 @@ def test_one_step_reports_phases_and_overhead(tiny_model_dir):
     parts = step["timing/rollout_generate"] + step["timing/rollout_env"] + step["timing/rollout_overhead"]
     assert abs(parts - step["timing/rollout"]) < 0.05 * step["timing/rollout"] + 0.01
     assert 0 <= summary["framework_overhead_frac"] < 1 and isinstance(summary["framework_overhead_ok"], bool)
-    assert 0 < sum(summary["phase_share"].values()) <= 1.0 + 1e-6
+    # the phases are parts of the step; each share is rounded to 4 decimals, so their sum may pass
+    # 1 by up to half a unit of the last decimal per phase (it did: 1.0001 over 8 phases)
+    shares = summary["phase_share"]
+    assert 0 < sum(shares.values()) <= 1.0 + 0.5e-4 * len(shares) + 1e-9
