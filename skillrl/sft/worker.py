@@ -24,6 +24,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 
 from skillrl.utils.hardware import cpu_has_fast_bf16
+from skillrl.workers.micro_batch import agree_on_count, fixed_micro_batches, position_ids_from_mask, trim_left_padding
 
 logger = logging.getLogger("skillrl.sft")
 
@@ -63,10 +64,10 @@ class SFTWorker:
                            "emulated there and ~20x slower than fp32; set sft.cpu_bf16_autocast=false")
         self.prompt_w = float(sft_cfg.prompt_loss_weight)
 
-    def _plan(self, n_rows: int):
-        from skillrl.workers.micro_batch import agree_on_count, fixed_micro_batches
-
-        plan = fixed_micro_batches(n_rows, self.micro) if n_rows else []
+    def _plan(self, batch: Optional[Dict[str, torch.Tensor]]):
+        # rows of similar length share a micro-batch, which _nll trims to its longest row
+        n_rows = 0 if batch is None else batch["input_ids"].shape[0]
+        plan = fixed_micro_batches(n_rows, self.micro, batch["attention_mask"].sum(-1).tolist()) if n_rows else []
         # Every rank must run the same number of forward passes for FSDP's collectives.
         count = agree_on_count(len(plan))
         return plan + [[] for _ in range(count - len(plan))]
@@ -75,7 +76,7 @@ class SFTWorker:
         """Summed response NLL and its token count, then the same for prompt tokens (0 unless weighted)."""
         idx = torch.as_tensor(rows)
         R = batch["responses"].shape[1]
-        ids, am = batch["input_ids"][idx], batch["attention_mask"][idx]
+        ids, am = trim_left_padding(batch["input_ids"][idx], batch["attention_mask"][idx], R)
         mask = batch["response_mask"][idx].to(self.device)
         if self.prompt_w <= 0:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
@@ -90,7 +91,6 @@ class SFTWorker:
 
     def _all_token_logp(self, ids: torch.Tensor, am: torch.Tensor) -> torch.Tensor:
         from skillrl.algorithms.core import logprobs_from_logits
-        from skillrl.workers.micro_batch import position_ids_from_mask
 
         ids, am = ids.to(self.device), am.to(self.device)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
@@ -102,12 +102,12 @@ class SFTWorker:
                    global_prompt_tokens: int = 0) -> Dict[str, float]:
         """One optimiser step on this rank's rows (``batch`` may be None when it got none)."""
         a = self.actor
-        model, n = a.model, (0 if batch is None else batch["input_ids"].shape[0])
+        model = a.model
         model.train()
         a.optimizer.zero_grad(set_to_none=True)
         scale = self.world_size / max(1, int(global_tokens))
         p_scale = self.prompt_w * self.world_size / max(1, int(global_prompt_tokens))
-        plan = self._plan(n)
+        plan = self._plan(batch)
         nll_sum, tokens, p_sum, p_tokens = 0.0, 0, 0.0, 0
         for i, rows in enumerate(plan):
             model.set_requires_gradient_sync(i == len(plan) - 1)
@@ -134,11 +134,11 @@ class SFTWorker:
 
     def eval_nll(self, batch: Optional[Dict[str, torch.Tensor]]) -> Dict[str, float]:
         """Summed response NLL and token count on this rank's rows, without gradients."""
-        model, n = self.actor.model, (0 if batch is None else batch["input_ids"].shape[0])
+        model = self.actor.model
         model.eval()
         nll_sum, tokens = 0.0, 0
         with torch.no_grad():
-            for rows in self._plan(n):
+            for rows in self._plan(batch):
                 if not rows:
                     self.actor._dummy_forward(model)
                     continue

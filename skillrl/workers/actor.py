@@ -25,7 +25,9 @@ import torch
 
 from skillrl.protocol import DataProto
 from skillrl.workers import fsdp_checkpoint, fsdp_utils
-from skillrl.workers.micro_batch import pack, padded_response_view, plan_micro_batches, position_ids_from_mask
+from skillrl.workers.micro_batch import (
+    pack, padded_response_view, plan_micro_batches, position_ids_from_mask, trim_left_padding,
+)
 
 logger = logging.getLogger("skillrl.workers")
 ROLES = ("actor", "ref", "actor_ref")
@@ -83,6 +85,7 @@ class FSDPActor:
             ent = (padded_response_view(entropy_from_logits(logits), p.target_flat, bs, R)
                    if with_entropy else None)
             return logp, ent
+        input_ids, attention_mask = trim_left_padding(input_ids, attention_mask, R)
         out = model(input_ids=input_ids, attention_mask=attention_mask,
                     position_ids=position_ids_from_mask(attention_mask), use_cache=False, logits_to_keep=R + 1)
         logits = out.logits[:, :-1].float() / temperature  # position t predicts token t + 1

@@ -3,7 +3,10 @@
 Rows are ``[prompt (left padded) | response (right padded)]``, as in :mod:`skillrl.protocol`.
 Two ways to cut a rank's rows into micro-batches:
 
-* fixed size (``*_micro_batch_size_per_gpu`` rows each);
+* fixed size (``*_micro_batch_size_per_gpu`` rows each), rows of similar length together, so that
+  :func:`trim_left_padding` can cut each micro-batch to its own longest row (the rollout pads a
+  whole batch to its longest prompt; on CPU, without padding-free attention, that padding costs
+  as much as real tokens);
 * token budget (``use_dynamic_bsz``): rows are spread over as few micro-batches as keep each
   under ``*_max_token_len_per_gpu`` real tokens, balancing their loads. FSDP needs every rank to
   run the same number of forward passes, so the count is agreed across ranks by the caller (a
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -29,10 +32,27 @@ def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def fixed_micro_batches(n_rows: int, size: int) -> List[List[int]]:
+def fixed_micro_batches(n_rows: int, size: int, lengths: Optional[Sequence[int]] = None) -> List[List[int]]:
+    """``size`` rows each; with ``lengths``, rows sorted by length first (each bin in row order)."""
     if size <= 0:
         raise ValueError(f"micro-batch size must be > 0, got {size}")
-    return [list(range(i, min(i + size, n_rows))) for i in range(0, n_rows, size)]
+    if lengths is None:
+        return [list(range(i, min(i + size, n_rows))) for i in range(0, n_rows, size)]
+    order = sorted(range(n_rows), key=lambda j: (int(lengths[j]), j))
+    return [sorted(order[i:i + size]) for i in range(0, n_rows, size)]
+
+
+def trim_left_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      response_length: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Drop the leading columns that are padding in every row (never the ``response_length`` last).
+
+    Positions come from the mask (:func:`position_ids_from_mask`) and the dropped columns are
+    masked out, so the real tokens' outputs are unchanged (up to floating-point order).
+    """
+    L = input_ids.shape[1]
+    real = attention_mask[:, : L - response_length].bool().any(0)
+    first = int(real.nonzero()[0]) if bool(real.any()) else L - response_length
+    return input_ids[:, first:], attention_mask[:, first:]
 
 
 def _balanced(lengths: Sequence[int], k: int) -> List[List[int]]:
@@ -81,9 +101,9 @@ def plan_micro_batches(attention_mask: torch.Tensor, use_dynamic_bsz: bool, micr
                        max_token_len: int) -> List[List[int]]:
     """Row indices per micro-batch. With a token budget, the count is agreed across ranks."""
     n = attention_mask.shape[0]
-    if not use_dynamic_bsz:
-        return fixed_micro_batches(n, micro_batch_size)
     lengths = attention_mask.sum(-1).tolist()
+    if not use_dynamic_bsz:
+        return fixed_micro_batches(n, micro_batch_size, lengths)
     k = agree_on_count(len(token_budget_micro_batches(lengths, max_token_len)))
     while True:
         # Rebalancing into the agreed (larger) count can, rarely, overflow a bin and need one more;

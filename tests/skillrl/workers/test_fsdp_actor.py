@@ -24,14 +24,16 @@ def _pg_objective(logp, batch):
     return float(-(batch.batch["advantages"] * logp * mask).sum() / mask.sum())
 
 
-@pytest.mark.parametrize("mode", ["padded", "packed", "dynamic_bsz", "dynamic_uneven"])
+@pytest.mark.parametrize("mode", ["padded", "padded_uneven", "packed", "dynamic_bsz", "dynamic_uneven"])
 def test_log_probs_equal_single_process_forward(actor_group, tiny_model_dir, tiny_vocab, mode):
     batch = make_batch(tiny_vocab, bs=7)  # 7 rows: one padding row for 2 ranks
-    if mode == "dynamic_uneven":  # rank 0 gets short rows, rank 1 long ones: the ranks must agree on a count
+    if mode.endswith("_uneven"):  # rank 0 gets short rows, rank 1 long ones: the ranks must agree on a count
+        # (padded: the short rows share micro-batches, whose all-padding columns are trimmed)
         batch.batch["attention_mask"][:4, :10] = 0
         batch.batch["input_ids"][:4, :10] = 0
     batch.meta_info.update({
         "padded": {"use_remove_padding": False},
+        "padded_uneven": {"use_remove_padding": False, "micro_batch_size": 2},
         "packed": {"use_remove_padding": True},
         "dynamic_bsz": {"use_remove_padding": True, "use_dynamic_bsz": True, "max_token_len": 30},
         "dynamic_uneven": {"use_remove_padding": False, "use_dynamic_bsz": True, "max_token_len": 22},

@@ -8,7 +8,7 @@ import torch
 
 from skillrl.workers.micro_batch import (
     fixed_micro_batches, pack, padded_response_view, plan_micro_batches, position_ids_from_mask,
-    token_budget_micro_batches,
+    token_budget_micro_batches, trim_left_padding,
 )
 
 
@@ -16,6 +16,23 @@ def test_fixed_micro_batches_cover_rows_in_order():
     assert fixed_micro_batches(5, 2) == [[0, 1], [2, 3], [4]]
     with pytest.raises(ValueError, match="micro-batch size"):
         fixed_micro_batches(3, 0)
+
+
+def test_fixed_micro_batches_with_lengths_put_similar_rows_together():
+    # rows 1 and 3 are the short ones: they share the first bin, so it can be trimmed to length 2
+    assert fixed_micro_batches(5, 2, [9, 2, 7, 1, 9]) == [[1, 3], [0, 2], [4]]
+    assert fixed_micro_batches(3, 2, [4, 4, 4]) == [[0, 1], [2]]  # ties keep row order
+
+
+def test_trim_left_padding_drops_only_all_pad_prompt_columns():
+    ids = torch.tensor([[0, 0, 5, 6, 7, 0], [0, 4, 5, 6, 8, 9]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 0], [0, 1, 1, 1, 1, 1]])
+    t_ids, t_mask = trim_left_padding(ids, mask, response_length=2)
+    assert t_ids.tolist() == [[0, 5, 6, 7, 0], [4, 5, 6, 8, 9]]
+    assert t_mask.tolist() == [[0, 1, 1, 1, 0], [1, 1, 1, 1, 1]]
+    # the response columns stay even when no row has a prompt token
+    empty = torch.tensor([[0, 0, 1, 1]])
+    assert trim_left_padding(empty, empty, response_length=2)[1].tolist() == [[1, 1]]
 
 
 def test_token_budget_keeps_every_bin_within_budget_and_covers_all_rows():
@@ -42,7 +59,7 @@ def test_token_budget_min_count_and_oversized_rows():
 
 def test_plan_without_process_group():
     mask = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 0, 1]])
-    assert plan_micro_batches(mask, False, 2, 0) == [[0, 1], [2]]
+    assert plan_micro_batches(mask, False, 2, 0) == [[0, 2], [1]]  # lengths 2, 3, 1
     bins = plan_micro_batches(mask, True, 0, 3)
     assert sorted(len(b) for b in bins) == [1, 2] and all(mask[b].sum() <= 3 for b in bins)
 
