@@ -118,6 +118,10 @@ def test_alfworld_skills_train_evolve_checkpoint_resume(tmp_path, tiny_model_dir
     assert state["global_step"] == 3 and state["task_sampler"]["offset"] == 3  # 3 steps x 1 task
 
 
+def _tail(path, lines=40):
+    return "".join(open(path, encoding="utf-8", errors="replace").readlines()[-lines:])
+
+
 def _wait_for(predicate, timeout, proc):
     end = time.time() + timeout
     while time.time() < end:
@@ -137,19 +141,22 @@ def test_kill_during_checkpoint_write_then_resume(tmp_path, tiny_model_dir):
     args = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "trainer.total_training_steps=2",
             "trainer.save_freq=1", "trainer.export_hf_model=False", f"trainer.default_local_dir={run_dir}"]
     env = _env()
+    log_path = tmp_path / "first_run.log"  # the run's output, quoted when it ends early
+    log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "skillrl.main_ppo", *args], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     caught = False
     try:
         complete_1 = lambda: os.path.isfile(os.path.join(run_dir, "global_step_1", "checkpoint.json"))  # noqa: E731
-        assert _wait_for(complete_1, 900, proc), "the first checkpoint was never written"
+        assert _wait_for(complete_1, 900, proc), f"the first checkpoint was never written:\n{_tail(log_path)}"
         tmp_2 = lambda: glob.glob(os.path.join(run_dir, "global_step_2.tmp-*"))  # noqa: E731
-        assert _wait_for(tmp_2, 200, proc), "the second checkpoint write was not seen"
+        assert _wait_for(tmp_2, 200, proc), f"the second checkpoint write was not seen:\n{_tail(log_path)}"
         os.killpg(proc.pid, signal.SIGSTOP)
         caught = bool(tmp_2()) and not os.path.exists(os.path.join(run_dir, "global_step_2"))
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        log.close()
     assert caught, "the process was not stopped in the middle of the checkpoint write"
 
     out = _main_ppo(args)
