@@ -45,6 +45,9 @@ class ModelConfig:
     tokenizer_path: Optional[str] = None
     trust_remote_code: bool = False
     use_remove_padding: bool = True
+    # Padded rows only (use_remove_padding=false): run the prompt start that every row of a
+    # micro-batch shares (instructions and template-retrieved skills) once (workers/micro_batch.py)
+    share_prompt_prefix: bool = True
     enable_gradient_checkpointing: bool = False
     lora_rank: int = 0  # 0 disables LoRA
     lora_alpha: int = 16
@@ -133,6 +136,9 @@ class RolloutConfig:
     enforce_eager: bool = True
     free_cache_engine: bool = False
     enable_chunked_prefill: bool = False
+    # vLLM's automatic prefix caching; the hf engine runs the prompt prefix all rows of a call
+    # share (instructions, template-retrieved skills) once and reuses its keys and values
+    enable_prefix_caching: bool = True
     max_num_batched_tokens: int = 8192
     max_num_seqs: int = 256
     max_model_len: Optional[int] = None

@@ -142,6 +142,8 @@ def _reduce(results: Sequence[Dict[str, float]], prefix: str) -> Dict[str, float
     p_tokens = sum(r.get("prompt_tokens", 0.0) for r in results)
     if p_tokens:
         out[f"{prefix}/prompt_loss"] = sum(r["prompt_nll_sum"] for r in results) / p_tokens
+    if "prefix_tokens_shared" in results[0]:  # prompt tokens a shared prefix spared (model.share_prompt_prefix)
+        out[f"{prefix}/prefix_tokens_shared"] = sum(r["prefix_tokens_shared"] for r in results)
     if "grad_norm" in results[0]:
         out[f"{prefix}/grad_norm"] = results[0]["grad_norm"]  # the same on every rank (a global norm)
         out[f"{prefix}/lr"] = results[0]["lr"]

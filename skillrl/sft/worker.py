@@ -109,16 +109,19 @@ class SFTWorker:
         p_scale = self.prompt_w * self.world_size / max(1, int(global_prompt_tokens))
         plan = self._plan(batch)
         nll_sum, tokens, p_sum, p_tokens = 0.0, 0, 0.0, 0
-        for i, rows in enumerate(plan):
-            model.set_requires_gradient_sync(i == len(plan) - 1)
-            if not rows:
-                a._dummy_forward(model).backward()
-                continue
-            nll, count, p_nll, p_count = self._nll(batch, rows)
-            (nll * scale + p_nll * p_scale).backward()
-            nll_sum, tokens = nll_sum + float(nll.detach()), tokens + count
-            p_sum, p_tokens = p_sum + float(p_nll.detach()), p_tokens + p_count
-        from skillrl.workers.fsdp_utils import clip_grad_norm
+        shared_before = a.prefix_tokens_shared
+        from skillrl.workers.fsdp_utils import clip_grad_norm, gathered_until_exit
+
+        with gathered_until_exit(model, a._share_prefix):  # the shared prompt prefix's backward needs it
+            for i, rows in enumerate(plan):
+                model.set_requires_gradient_sync(i == len(plan) - 1)
+                if not rows:
+                    a._dummy_forward(model).backward()
+                    continue
+                nll, count, p_nll, p_count = self._nll(batch, rows)
+                (nll * scale + p_nll * p_scale).backward()
+                nll_sum, tokens = nll_sum + float(nll.detach()), tokens + count
+                p_sum, p_tokens = p_sum + float(p_nll.detach()), p_tokens + p_count
 
         grad_norm = clip_grad_norm(model, self.cfg.actor.grad_clip)
         if math.isfinite(grad_norm):
@@ -130,7 +133,8 @@ class SFTWorker:
         a.scheduler.step()
         a.update_steps += 1
         return {"nll_sum": nll_sum, "tokens": float(tokens), "grad_norm": grad_norm, "lr": float(lr),
-                "prompt_nll_sum": p_sum, "prompt_tokens": float(p_tokens)}
+                "prompt_nll_sum": p_sum, "prompt_tokens": float(p_tokens),
+                "prefix_tokens_shared": float(a.prefix_tokens_shared - shared_before)}
 
     def eval_nll(self, batch: Optional[Dict[str, torch.Tensor]]) -> Dict[str, float]:
         """Summed response NLL and token count on this rank's rows, without gradients."""

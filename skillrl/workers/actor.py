@@ -13,6 +13,11 @@ Batches follow :mod:`skillrl.protocol` (``input_ids``/``attention_mask`` [bs, P+
 [bs, R], ...). Log-probs are of the response tokens at ``meta_info['temperature']`` (default 1.0),
 the temperature the rollout sampled with. Departure from verl: position ids are always derived
 from the attention mask (a supplied ``position_ids`` is ignored), which packing requires anyway.
+
+Padded micro-batches whose prompts start with the same tokens (template-retrieved skills) run
+that prefix once (``model.share_prompt_prefix``; :func:`shared_prefix_logits`). The prefix pass
+is an extra forward call, so on several ranks it is used only when every rank's micro-batch has
+one (FSDP's collectives must pair up).
 """
 from __future__ import annotations
 
@@ -26,11 +31,28 @@ import torch
 from skillrl.protocol import DataProto
 from skillrl.workers import fsdp_checkpoint, fsdp_utils
 from skillrl.workers.micro_batch import (
-    pack, padded_response_view, plan_micro_batches, position_ids_from_mask, trim_left_padding,
+    MIN_SHARED_PREFIX, agree_on_min, pack, padded_response_view, plan_micro_batches, position_ids_from_mask,
+    shared_prefix_length, split_shared_prefix, trim_left_padding,
 )
 
 logger = logging.getLogger("skillrl.workers")
 ROLES = ("actor", "ref", "actor_ref")
+
+
+def shared_prefix_logits(model, prefix: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                         logits_to_keep: int) -> torch.Tensor:
+    """Logits of the last ``logits_to_keep`` columns of ``[prefix | row]`` for every row [bs, K, V].
+
+    The prefix [P] runs once; its keys and values are repeated for the rows (left padded, [bs, S]),
+    which continue at position P. Autograd sums the rows' gradients into the one prefix pass.
+    """
+    bs, P, dev = input_ids.shape[0], prefix.shape[0], input_ids.device
+    cache = model(input_ids=prefix[None].to(dev), position_ids=torch.arange(P, device=dev)[None],
+                  use_cache=True, logits_to_keep=1).past_key_values
+    cache.batch_repeat_interleave(bs)
+    full_mask = torch.cat([attention_mask.new_ones(bs, P), attention_mask], dim=1)
+    return model(input_ids=input_ids, attention_mask=full_mask, position_ids=P + position_ids_from_mask(attention_mask),
+                 past_key_values=cache, use_cache=True, logits_to_keep=logits_to_keep).logits
 
 
 class FSDPActor:
@@ -48,7 +70,10 @@ class FSDPActor:
         self.lora_scale = mcfg.lora_alpha / mcfg.lora_rank if mcfg.lora_rank > 0 else None
         self.model = self.ref_model = self.optimizer = self.scheduler = None
         self.update_steps = 0
+        self.prefix_tokens_shared = 0  # prompt tokens not recomputed thanks to a shared prefix
         self._remove_padding = bool(mcfg.use_remove_padding)
+        # gradient checkpointing turns the key/value cache off, which the shared prefix needs
+        self._share_prefix = bool(mcfg.share_prompt_prefix) and not mcfg.enable_gradient_checkpointing
         if role in ("actor", "actor_ref"):
             self.model = self._build(trainable=True)
             self.optimizer, self.scheduler = fsdp_utils.build_optimizer(self.model, config.actor.optim)
@@ -86,16 +111,33 @@ class FSDPActor:
                    if with_entropy else None)
             return logp, ent
         input_ids, attention_mask = trim_left_padding(input_ids, attention_mask, R)
-        out = model(input_ids=input_ids, attention_mask=attention_mask,
-                    position_ids=position_ids_from_mask(attention_mask), use_cache=False, logits_to_keep=R + 1)
-        logits = out.logits[:, :-1].float() / temperature  # position t predicts token t + 1
+        P = self._agreed_prefix_length(input_ids, attention_mask, R)
+        if P:
+            prefix, input_ids, attention_mask = split_shared_prefix(input_ids, attention_mask, P)
+            self.prefix_tokens_shared += P * (bs - 1)
+            logits = shared_prefix_logits(model, prefix, input_ids, attention_mask, R + 1)
+        else:
+            logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                           position_ids=position_ids_from_mask(attention_mask), logits_to_keep=R + 1).logits
+        logits = logits[:, :-1].float() / temperature  # position t predicts token t + 1
         resp_mask = attention_mask[:, -R:].bool()
         logp = torch.where(resp_mask, logprobs_from_logits(logits, input_ids[:, -R:]), 0.0)
         ent = torch.where(resp_mask, entropy_from_logits(logits), 0.0) if with_entropy else None
         return logp, ent
 
+    def _agreed_prefix_length(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, R: int) -> int:
+        """The micro-batch's shared prompt prefix, or 0 unless every rank has one worth sharing."""
+        if not self._share_prefix:
+            return 0
+        P = shared_prefix_length(input_ids, attention_mask, R)
+        P = P if P >= MIN_SHARED_PREFIX else 0
+        # Sharing adds a forward call; FSDP's collectives pair up only if every rank makes it.
+        return P if agree_on_min(int(P > 0)) else 0
+
     def _dummy_forward(self, model) -> torch.Tensor:
         """A one-token pass for a rank with an empty micro-batch, so FSDP collectives stay paired."""
+        if self._share_prefix:
+            agree_on_min(0)  # the vote the other ranks' _agreed_prefix_length casts
         ids = torch.zeros(1, 1, dtype=torch.long, device=self.device)
         return model(input_ids=ids, use_cache=False).logits.float().sum() * 0.0
 
@@ -127,12 +169,14 @@ class FSDPActor:
         self._need(self.model, "compute_log_prob", "actor")
         r = self.cfg.rollout
         micro = (r.log_prob_use_dynamic_bsz, r.log_prob_micro_batch_size_per_gpu, r.log_prob_max_token_len_per_gpu)
+        shared_before = self.prefix_tokens_shared
         with self._padding_mode(data):
             logp, ent = self._log_probs(self.model, data, micro, calculate_entropy)
         out = {"old_log_probs": logp}
         if calculate_entropy:
             out["entropys"] = ent
-        return DataProto.from_dict(out, meta_info={"temperature": data.meta_info.get("temperature", 1.0)})
+        return DataProto.from_dict(out, meta_info={"temperature": data.meta_info.get("temperature", 1.0),
+                                                   "prefix_tokens_shared": self.prefix_tokens_shared - shared_before})
 
     def compute_ref_log_prob(self, data: DataProto) -> DataProto:
         """``ref_log_prob``: the frozen copy, or the actor with its LoRA adapter disabled."""
@@ -149,13 +193,14 @@ class FSDPActor:
 
     @contextlib.contextmanager
     def _padding_mode(self, data: DataProto):
-        """``meta_info['use_remove_padding']`` overrides the config for one call."""
-        saved = self._remove_padding
-        self._remove_padding = bool(data.meta_info.get("use_remove_padding", saved))
+        """``meta_info['use_remove_padding']`` and ``['share_prompt_prefix']`` override the config for one call."""
+        saved = self._remove_padding, self._share_prefix
+        self._remove_padding = bool(data.meta_info.get("use_remove_padding", saved[0]))
+        self._share_prefix = bool(data.meta_info.get("share_prompt_prefix", saved[1]))
         try:
             yield
         finally:
-            self._remove_padding = saved
+            self._remove_padding, self._share_prefix = saved
 
     def _need(self, model, method: str, roles: str) -> None:
         if model is None:
@@ -181,11 +226,13 @@ class FSDPActor:
         if offload:
             fsdp_utils.move_optimizer_state(self.optimizer, self.device)
         metrics: Dict[str, List[float]] = {}
+        shared_before = self.prefix_tokens_shared
         gen = torch.Generator().manual_seed(int(self.cfg.rollout.seed) + self.update_steps)
-        for _ in range(a.ppo_epochs):
-            order = torch.randperm(n, generator=gen) if a.shuffle else torch.arange(n)
-            for start in range(0, n, mini):
-                self._mini_batch_step(data, order[start:start + mini], metrics)
+        with self._padding_mode(data):
+            for _ in range(a.ppo_epochs):
+                order = torch.randperm(n, generator=gen) if a.shuffle else torch.arange(n)
+                for start in range(0, n, mini):
+                    self._mini_batch_step(data, order[start:start + mini], metrics)
         if offload:
             fsdp_utils.move_optimizer_state(self.optimizer, "cpu")
         lr = self.scheduler.get_last_lr()[0]
@@ -193,6 +240,7 @@ class FSDPActor:
         self.update_steps += 1
         out = {k: float(np.mean(v)) for k, v in metrics.items()}
         out["actor/lr"] = float(lr)
+        out["actor/prefix_tokens_shared"] = float(self.prefix_tokens_shared - shared_before)
         return out
 
     def _loss_weights(self, data: DataProto, plan: List[List[int]]) -> List[float]:
@@ -212,16 +260,17 @@ class FSDPActor:
                                   a.ppo_micro_batch_size_per_gpu, a.ppo_max_token_len_per_gpu)
         weights = self._loss_weights(mb_data, plan)
         self.optimizer.zero_grad(set_to_none=True)
-        for i, (idx, w) in enumerate(zip(plan, weights)):
-            # Reduce-scatter gradients once, on the last micro-batch, instead of after each one.
-            self.model.set_requires_gradient_sync(i == len(plan) - 1)
-            if not idx:
-                self._dummy_forward(self.model).backward()
-                continue
-            loss, stats = self._micro_batch_loss(mb_data[np.asarray(idx)])
-            (loss * w).backward()
-            for k, v in stats.items():
-                metrics.setdefault(k, []).append(v)
+        with fsdp_utils.gathered_until_exit(self.model, self._share_prefix):
+            for i, (idx, w) in enumerate(zip(plan, weights)):
+                # Reduce-scatter gradients once, on the last micro-batch, instead of after each one.
+                self.model.set_requires_gradient_sync(i == len(plan) - 1)
+                if not idx:
+                    self._dummy_forward(self.model).backward()
+                    continue
+                loss, stats = self._micro_batch_loss(mb_data[np.asarray(idx)])
+                (loss * w).backward()
+                for k, v in stats.items():
+                    metrics.setdefault(k, []).append(v)
         grad_norm = fsdp_utils.clip_grad_norm(self.model, a.grad_clip)
         if np.isfinite(grad_norm):
             self.optimizer.step()

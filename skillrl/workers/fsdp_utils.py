@@ -10,6 +10,8 @@ base-model weights.
 """
 from __future__ import annotations
 
+import contextlib
+
 import importlib
 import importlib.util
 import logging
@@ -89,6 +91,31 @@ def shard(model: nn.Module, mesh, device: str, param_offload: bool = False, trai
         for p in model.parameters():
             p.requires_grad_(False)
     return model
+
+
+@contextlib.contextmanager
+def gathered_until_exit(model: nn.Module, enabled: bool = True):
+    """Keep every FSDP unit's parameters gathered from its first forward until the block ends.
+
+    A shared prompt prefix (:func:`skillrl.workers.actor.shared_prefix_logits`) hands its keys and
+    values to a second forward call through the cache, outside the module outputs FSDP hooks, so
+    its backward can run while FSDP has already resharded the layer. Gathered parameters cost a
+    full copy of the model per rank for the duration; the block reshards them on exit, before
+    the optimizer step changes the shards.
+    """
+    from torch.distributed.fsdp import FSDPModule
+
+    units = [m for m in model.modules() if isinstance(m, FSDPModule)] if enabled else []
+    for m in units:
+        m.set_reshard_after_forward(False, recurse=False)
+        m.set_reshard_after_backward(False, recurse=False)
+    try:
+        yield
+    finally:
+        for m in units:
+            m.set_reshard_after_forward(m is not model, recurse=False)  # FSDP keeps the root gathered
+            m.set_reshard_after_backward(True, recurse=False)
+            m.reshard()
 
 
 # ---------------------------------------------------------------------------------- optimiser

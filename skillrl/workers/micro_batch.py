@@ -12,6 +12,13 @@ Two ways to cut a rank's rows into micro-batches:
   run the same number of forward passes, so the count is agreed across ranks by the caller (a
   micro-batch may then be empty; the actor runs a one-token dummy for it).
 
+Shared prompt prefix (``share_prompt_prefix``, padded rows only): in template retrieval every
+prompt of a task type starts with the same instructions and skills (about 330 of the CPU
+pipeline's 700 prompt tokens). :func:`shared_prefix_length` finds that run in a micro-batch and
+:func:`split_shared_prefix` cuts it off, so the actor runs it once and feeds its keys and values to
+every row. Autograd sums the rows' gradients through the shared copy, so log-probs and gradients
+equal the unshared pass up to floating-point order.
+
 Padding-free packing (``use_remove_padding``) concatenates the real tokens of a micro-batch into
 one row with positions restarting at 0 per sequence; transformers then builds a block-diagonal
 causal mask from the positions (SDPA/eager) or runs variable-length flash attention, so pad
@@ -53,6 +60,47 @@ def trim_left_padding(input_ids: torch.Tensor, attention_mask: torch.Tensor,
     real = attention_mask[:, : L - response_length].bool().any(0)
     first = int(real.nonzero()[0]) if bool(real.any()) else L - response_length
     return input_ids[:, first:], attention_mask[:, first:]
+
+
+MIN_SHARED_PREFIX = 32  # a shorter shared run does not pay for the extra forward call
+
+
+def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor, response_length: int) -> int:
+    """Tokens every row's prompt starts with, capped one short of the shortest prompt.
+
+    The cap keeps each prompt's last token in the rows, since its logit scores the first response
+    token. 0 for a single row, or where a prompt's padding is not all on its left.
+    """
+    bs, L = input_ids.shape
+    n = L - response_length
+    prompt_mask = attention_mask[:, :n].long()
+    lengths = prompt_mask.sum(-1)
+    first = n - lengths
+    left_padded = bool((prompt_mask[:, 1:] >= prompt_mask[:, :-1]).all())
+    cap = int(lengths.min()) - 1
+    if bs < 2 or cap <= 0 or not left_padded:
+        return 0
+    cols = first[:, None] + torch.arange(cap, device=input_ids.device)
+    starts = input_ids.gather(1, cols)  # [bs, cap]: each prompt's first tokens, aligned
+    differs = (starts != starts[:1]).any(0).nonzero()
+    return int(differs[0]) if len(differs) else cap
+
+
+def split_shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor, prefix_length: int
+                        ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The shared prefix [P] and the rows without it ([bs, L-P], still left padded)."""
+    bs, L = input_ids.shape
+    P = prefix_length
+    first = (attention_mask.long().cumsum(-1) == 0).sum(-1)  # leading pad columns per row
+    col = torch.arange(L - P, device=input_ids.device)
+    src = col + P * (col[None, :] >= first[:, None])  # skip the P prefix columns after each row's padding
+    prefix = input_ids[0, int(first[0]): int(first[0]) + P]
+    return prefix, input_ids.gather(1, src), attention_mask.gather(1, src)
+
+
+def agree_on_min(value: int) -> int:
+    """The smallest ``value`` over all ranks (identity without a process group)."""
+    return -agree_on_count(-value)
 
 
 def _balanced(lengths: Sequence[int], k: int) -> List[List[int]]:

@@ -147,7 +147,8 @@ def make_engine(rollout_cfg, model_path: str, device: str = "cpu", max_model_len
     if rollout_cfg.name == "hf":
         from skillrl.workers.rollout.hf_engine import HFEngine
 
-        return HFEngine(path, device, engine_dtype(rollout_cfg.dtype, device), tokenizer_path, trust_remote_code)
+        return HFEngine(path, device, engine_dtype(rollout_cfg.dtype, device), tokenizer_path, trust_remote_code,
+                        share_prompt_prefix=rollout_cfg.enable_prefix_caching)
     if rollout_cfg.name == "vllm":
         from skillrl.workers.rollout.vllm_engine import VLLMEngine
 

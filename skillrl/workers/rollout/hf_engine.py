@@ -4,6 +4,11 @@ Slower than vLLM (no paged KV cache, no continuous batching) but needs nothing b
 transformers and runs anywhere; it is also the reference the vLLM engine is checked against.
 Log-probs (``SamplingParams.logprobs``) are those of the raw model distribution (temperature 1,
 before top-p/top-k), matching what vLLM reports by default.
+
+With ``share_prompt_prefix`` (``rollout.enable_prefix_caching``), the prompt start every row of a
+batch shares (instructions and template-retrieved skills) is run once: the rows become
+``[prefix | left-padded rest]`` and ``generate`` continues from the prefix's keys and values.
+Logits equal the unshared pass up to floating-point order.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
+from skillrl.workers.micro_batch import MIN_SHARED_PREFIX, shared_prefix_length, split_shared_prefix
 from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts, episode_seed
 
 logger = logging.getLogger("skillrl.workers")
@@ -61,13 +67,15 @@ class HFEngine(RolloutEngine):
     name = "hf"
 
     def __init__(self, model_path: str, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, max_batch_size: int = 64):
+                 tokenizer_path: Optional[str] = None, trust_remote_code: bool = False, max_batch_size: int = 64,
+                 share_prompt_prefix: bool = True):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from skillrl.workers.fsdp_utils import attn_implementation
 
         self.device = device
         self.max_batch_size = max_batch_size
+        self.share_prompt_prefix = share_prompt_prefix
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or model_path, trust_remote_code=trust_remote_code)
         self.model = AutoModelForCausalLM.from_pretrained(
             model_path, dtype=dtype, attn_implementation=attn_implementation(device),
@@ -127,7 +135,11 @@ class HFEngine(RolloutEngine):
             kwargs.update(do_sample=True, num_return_sequences=sampling.n, temperature=sampling.temperature,
                           top_p=sampling.top_p, top_k=sampling.top_k if sampling.top_k > 0 else 0)
         with torch.no_grad():
-            out = self.model.generate(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), **kwargs)
+            # generate repeats the rows for num_return_sequences but not a cache: share only when
+            # the rows are already one per sample
+            one_row_per_sample = sampling.n == 1 or "num_return_sequences" not in kwargs
+            ids, mask, cache = self._with_prefix_cache(ids.to(self.device), mask.to(self.device), one_row_per_sample)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache, **kwargs)
         gen = out.sequences[:, width:].cpu()
         logp = None
         if sampling.logprobs:
@@ -135,6 +147,18 @@ class HFEngine(RolloutEngine):
             logp = torch.gather(logits.log_softmax(-1), -1, gen.unsqueeze(-1)).squeeze(-1)
         return [self._output(gen[j], None if logp is None else logp[j], offset + j // sampling.n)
                 for j in range(gen.shape[0])]
+
+    def _with_prefix_cache(self, ids: torch.Tensor, mask: torch.Tensor, allowed: bool = True):
+        """``[prefix | left-padded rest]`` rows and the prefix's cache, or the rows as given and None."""
+        P = shared_prefix_length(ids, mask, 0) if self.share_prompt_prefix and allowed else 0
+        if P < MIN_SHARED_PREFIX:
+            return ids, mask, None
+        B = ids.shape[0]
+        prefix, rest, rest_mask = split_shared_prefix(ids, mask, P)
+        cache = self.model(input_ids=prefix[None], use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(B)
+        return (torch.cat([prefix.expand(B, P), rest], 1),
+                torch.cat([rest_mask.new_ones(B, P), rest_mask], 1), cache)
 
     def _output(self, row: torch.Tensor, logp: Optional[torch.Tensor], prompt_index: int) -> GenerationOutput:
         tokens = row.tolist()

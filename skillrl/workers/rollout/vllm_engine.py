@@ -67,7 +67,8 @@ class VLLMEngine(RolloutEngine):
         kwargs = dict(model=model_path, tokenizer=tokenizer_path or model_path, dtype=dtype,
                       tensor_parallel_size=tp, enforce_eager=rollout_cfg.enforce_eager,
                       max_num_seqs=rollout_cfg.max_num_seqs, seed=rollout_cfg.seed,
-                      trust_remote_code=trust_remote_code, disable_log_stats=rollout_cfg.disable_log_stats)
+                      trust_remote_code=trust_remote_code, disable_log_stats=rollout_cfg.disable_log_stats,
+                      enable_prefix_caching=rollout_cfg.enable_prefix_caching)
         if self.max_model_len:
             kwargs["max_model_len"] = int(self.max_model_len)
             kwargs["max_num_batched_tokens"] = max(int(rollout_cfg.max_num_batched_tokens), int(self.max_model_len))

@@ -81,12 +81,17 @@ def test_two_ray_ranks_take_the_same_step_as_one_rank(tmp_path, demos_file, tiny
     from skillrl.sft.trainer import SFTTrainer
 
     runs = {}
-    for world, in_process in ((1, "true"), (2, "false")):
-        cfg = _sft_cfg(tmp_path / f"w{world}", demos_file, tiny_model_dir, small_env_overrides,
+    # the third run turns the shared prompt prefix (instructions and skills, run once) off
+    for key, world, in_process, share in ((1, 1, "true", "true"), (2, 2, "false", "true"), ("unshared", 1, "true", "false")):
+        cfg = _sft_cfg(tmp_path / f"w{key}", demos_file, tiny_model_dir, small_env_overrides,
                        "sft.total_training_steps=1", "sft.val_file=null", "sft.train_batch_size=6",
-                       f"sft.in_process={in_process}", f"trainer.n_gpus_per_node={world}")
-        runs[world] = SFTTrainer(cfg).fit()["final"]
-    assert runs[2]["sft/tokens"] == runs[1]["sft/tokens"] > 0
-    assert runs[2]["sft/loss"] == pytest.approx(runs[1]["sft/loss"], rel=1e-5)
-    # A wrong per-rank scale would change the gradient (and its norm) by the world size.
-    assert runs[2]["sft/grad_norm"] == pytest.approx(runs[1]["sft/grad_norm"], rel=1e-4)
+                       f"sft.in_process={in_process}", f"trainer.n_gpus_per_node={world}",
+                       f"actor_rollout_ref.model.share_prompt_prefix={share}",
+                       "data.max_prompt_length=2048")  # untruncated: every prompt starts with the skills
+        runs[key] = SFTTrainer(cfg).fit()["final"]
+    assert runs[2]["sft/tokens"] == runs[1]["sft/tokens"] == runs["unshared"]["sft/tokens"] > 0
+    assert runs[1]["sft/prefix_tokens_shared"] > 0 and runs["unshared"]["sft/prefix_tokens_shared"] == 0
+    for other in (2, "unshared"):
+        assert runs[other]["sft/loss"] == pytest.approx(runs[1]["sft/loss"], rel=1e-5)
+        # A wrong per-rank scale would change the gradient (and its norm) by the world size.
+        assert runs[other]["sft/grad_norm"] == pytest.approx(runs[1]["sft/grad_norm"], rel=1e-4)

@@ -24,8 +24,30 @@ def _pg_objective(logp, batch):
     return float(-(batch.batch["advantages"] * logp * mask).sum() / mask.sum())
 
 
-@pytest.mark.parametrize("mode", ["padded", "padded_uneven", "packed", "dynamic_bsz", "dynamic_uneven"])
+def _share_a_prompt_prefix(batch, rows, length: int = 40) -> None:
+    """Give ``rows`` the same first ``length`` prompt tokens (after each row's left padding)."""
+    ids, mask = batch.batch["input_ids"], batch.batch["attention_mask"]
+    prompt_len = ids.shape[1] - batch.batch["responses"].shape[1]
+    common = ids[0, :length].clone()
+    for i in rows:
+        first = int(prompt_len - mask[i, :prompt_len].sum())
+        ids[i, first:first + length] = common
+    batch.batch["responses"] = ids[:, prompt_len:]
+
+
+@pytest.mark.parametrize("mode", ["padded", "padded_uneven", "packed", "dynamic_bsz", "dynamic_uneven",
+                                  "shared_prefix", "shared_prefix_one_rank"])
 def test_log_probs_equal_single_process_forward(actor_group, tiny_model_dir, tiny_vocab, mode):
+    if mode.startswith("shared_prefix"):  # prompts of 50-80 tokens, long enough to share 40
+        batch = make_batch(tiny_vocab, bs=7, prompt_len=80)
+        # rank 0 holds rows 0-3, rank 1 rows 4-6 and a padding row; with one rank's rows sharing,
+        # both ranks must still make the same forward calls, so neither shares
+        _share_a_prompt_prefix(batch, range(4) if mode.endswith("one_rank") else range(7))
+        batch.meta_info.update({"use_remove_padding": False, "share_prompt_prefix": True, "micro_batch_size": 4})
+        out = _assert_log_probs_match(actor_group, tiny_model_dir, batch)
+        # the rows of each micro-batch (4 on rank 0) share 40 tokens, or nothing is shared anywhere
+        assert out.meta_info["prefix_tokens_shared"] == (0 if mode.endswith("one_rank") else 40 * 3)
+        return
     batch = make_batch(tiny_vocab, bs=7)  # 7 rows: one padding row for 2 ranks
     if mode.endswith("_uneven"):  # rank 0 gets short rows, rank 1 long ones: the ranks must agree on a count
         # (padded: the short rows share micro-batches, whose all-padding columns are trimmed)
@@ -38,12 +60,17 @@ def test_log_probs_equal_single_process_forward(actor_group, tiny_model_dir, tin
         "dynamic_bsz": {"use_remove_padding": True, "use_dynamic_bsz": True, "max_token_len": 30},
         "dynamic_uneven": {"use_remove_padding": False, "use_dynamic_bsz": True, "max_token_len": 22},
     }[mode])
+    _assert_log_probs_match(actor_group, tiny_model_dir, batch)
+
+
+def _assert_log_probs_match(actor_group, tiny_model_dir, batch):
     out = actor_group.compute_log_prob(batch)
     assert out.batch["old_log_probs"].shape == (7, 9) and len(out) == 7
     model = _hf_model_with(actor_group.get_rollout_weights(), tiny_model_dir)
     ref_logp, ref_ent = reference_log_probs(model, batch)
     torch.testing.assert_close(out.batch["old_log_probs"], ref_logp, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(out.batch["entropys"], ref_ent, atol=1e-4, rtol=1e-4)
+    return out
 
 
 def test_temperature_scales_logits(actor_group, tiny_vocab):
@@ -84,6 +111,26 @@ def test_update_without_ref_log_prob_is_a_clear_error(actor_group, tiny_vocab):
     batch.batch["old_log_probs"] = torch.zeros(4, 9)
     with pytest.raises(Exception, match="ref_log_prob"):
         actor_group.update_policy(batch)
+
+
+def test_update_with_a_shared_prompt_prefix_has_the_unshared_gradient(actor_group, tiny_vocab, tmp_path):
+    """The same update from the same state, with and without the shared prefix (2 ranks): equal
+    losses and gradient norm, so the rows' gradients do flow back through the one prefix pass."""
+    batch = make_batch(tiny_vocab, bs=8, prompt_len=80, seed=5)
+    _share_a_prompt_prefix(batch, range(8))
+    batch.meta_info["use_remove_padding"] = False
+    batch.batch["old_log_probs"] = actor_group.compute_log_prob(batch).batch["old_log_probs"]
+    batch = batch.union(actor_group.compute_ref_log_prob(batch))
+    actor_group.save_checkpoint(str(tmp_path / "before"))
+    runs = {}
+    for share in (True, False):
+        actor_group.load_checkpoint(str(tmp_path / "before"))
+        batch.meta_info["share_prompt_prefix"] = share
+        runs[share] = actor_group.update_policy(batch)
+    assert runs[True]["actor/prefix_tokens_shared"] > 0 and runs[False]["actor/prefix_tokens_shared"] == 0
+    for key in ("actor/grad_norm", "actor/pg_loss", "actor/kl_loss", "actor/entropy"):
+        assert runs[True][key] == pytest.approx(runs[False][key], rel=1e-4, abs=1e-6), key
+    actor_group.load_checkpoint(str(tmp_path / "before"))
 
 
 def test_checkpoint_round_trip(actor_group, tiny_vocab, tmp_path):

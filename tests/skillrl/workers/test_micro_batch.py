@@ -8,7 +8,7 @@ import torch
 
 from skillrl.workers.micro_batch import (
     fixed_micro_batches, pack, padded_response_view, plan_micro_batches, position_ids_from_mask,
-    token_budget_micro_batches, trim_left_padding,
+    shared_prefix_length, split_shared_prefix, token_budget_micro_batches, trim_left_padding,
 )
 
 
@@ -33,6 +33,32 @@ def test_trim_left_padding_drops_only_all_pad_prompt_columns():
     # the response columns stay even when no row has a prompt token
     empty = torch.tensor([[0, 0, 1, 1]])
     assert trim_left_padding(empty, empty, response_length=2)[1].tolist() == [[1, 1]]
+
+
+def test_shared_prefix_length_is_the_common_start_after_each_rows_padding():
+    # prompts (5 columns, left padded) [7 8 9 1], [7 8 9 2 3], [7 8 9 1]; responses (2 columns)
+    ids = torch.tensor([[0, 7, 8, 9, 1, 4, 0], [7, 8, 9, 2, 3, 5, 6], [0, 7, 8, 9, 1, 4, 4]])
+    mask = (ids != 0).long()
+    assert shared_prefix_length(ids, mask, response_length=2) == 3
+    # capped one short of the shortest prompt, whose last token must score the first response token
+    same = torch.tensor([[7, 8, 9, 4], [7, 8, 9, 5]])
+    assert shared_prefix_length(same, torch.ones_like(same), response_length=1) == 2
+    assert shared_prefix_length(ids[:1], mask[:1], response_length=2) == 0  # one row: nothing to share
+    gap = mask.clone()
+    gap[1, 2] = 0  # padding inside a prompt: the rows are not left padded, so no sharing
+    assert shared_prefix_length(ids, gap, response_length=2) == 0
+    differ = ids.clone()
+    differ[1, 0] = 6  # the first prompt tokens differ
+    assert shared_prefix_length(differ, mask, response_length=2) == 0
+
+
+def test_split_shared_prefix_cuts_it_after_each_rows_padding():
+    ids = torch.tensor([[0, 7, 8, 9, 1, 4, 0], [7, 8, 9, 2, 3, 5, 6]])
+    mask = (ids != 0).long()
+    prefix, rest, rest_mask = split_shared_prefix(ids, mask, 3)
+    assert prefix.tolist() == [7, 8, 9]
+    assert rest.tolist() == [[0, 1, 4, 0], [2, 3, 5, 6]]
+    assert rest_mask.tolist() == [[0, 1, 1, 0], [1, 1, 1, 1]]
 
 
 def test_token_budget_keeps_every_bin_within_budget_and_covers_all_rows():

@@ -110,6 +110,36 @@ def test_a_prompt_with_its_own_seed_samples_the_same_in_any_batch(engines, promp
         _generate(engines[name], prompt_ids[:2], sampling)
 
 
+def test_hf_engine_with_a_shared_prompt_prefix_generates_what_it_does_without(prompts, tiny_model_dir):
+    """The skills every prompt starts with run once (rollout.enable_prefix_caching); tokens and
+    log-probs stay those of the unshared pass, for greedy, per-prompt seeds and n > 1 samples."""
+    from skillrl.workers.rollout.hf_engine import HFEngine
+
+    _, tok = prompts
+    skills = "Skills that may help: find the object, take it, go to the receptacle, put it there. " * 3
+    texts = tok.apply_chat_template([[{"role": "user", "content": skills + t}] for t in TEXTS],
+                                    add_generation_prompt=True, tokenize=False)
+    prompt_ids = [tok(t, add_special_tokens=False).input_ids for t in texts]
+    shared, plain = (HFEngine(tiny_model_dir, share_prompt_prefix=flag) for flag in (True, False))
+    ids = torch.zeros(3, max(map(len, prompt_ids)), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, p in enumerate(prompt_ids):
+        ids[i, ids.shape[1] - len(p):], mask[i, ids.shape[1] - len(p):] = torch.tensor(p), 1
+    rows, _, cache = shared._with_prefix_cache(ids, mask)
+    assert cache is not None and cache.get_seq_length() >= 40  # the shared path is taken
+    assert rows[:, :cache.get_seq_length()].unique(dim=0).shape[0] == 1
+    for sampling in (SamplingParams(do_sample=False, max_tokens=12, logprobs=True),
+                     SamplingParams(temperature=1.0, max_tokens=12, seeds=[5, 6, 7], n=2, logprobs=True),
+                     SamplingParams(temperature=1.0, max_tokens=12, n=2, seed=3, logprobs=True)):
+        a, b = shared.generate(prompt_ids, sampling), plain.generate(prompt_ids, sampling)
+        assert [o.token_ids for o in a] == [o.token_ids for o in b]
+        for x, y in zip(a, b):
+            torch.testing.assert_close(torch.tensor(x.logprobs), torch.tensor(y.logprobs), atol=1e-4, rtol=1e-4)
+    # unseeded n > 1: generate repeats the rows itself, so this call runs without the shared prefix
+    outs = shared.generate(prompt_ids, SamplingParams(temperature=1.0, max_tokens=4, n=2))
+    assert [o.prompt_index for o in outs] == [0, 0, 1, 1, 2, 2]
+
+
 def test_the_row_sampler_draws_from_the_warped_distribution():
     from skillrl.workers.rollout.hf_engine import RowSampler
 
