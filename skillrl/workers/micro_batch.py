@@ -13,8 +13,8 @@ Two ways to cut a rank's rows into micro-batches:
   micro-batch may then be empty; the actor runs a one-token dummy for it).
 
 Shared prompt prefix (``share_prompt_prefix``, padded rows only): in template retrieval every
-prompt of a task type starts with the same instructions and skills (about 330 of the CPU
-pipeline's 700 prompt tokens). :func:`shared_prefix_length` finds that run in a micro-batch and
+prompt of a task type starts with the same instructions and skills (374 of the level-two
+pipeline's ~710 prompt tokens). :func:`shared_prefix_length` finds that run in a micro-batch and
 :func:`split_shared_prefix` cuts it off, so the actor runs it once and feeds its keys and values to
 every row. Autograd sums the rows' gradients through the shared copy, so log-probs and gradients
 equal the unshared pass up to floating-point order.
