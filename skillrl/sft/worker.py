@@ -63,6 +63,8 @@ class SFTWorker:
             logger.warning("sft.cpu_bf16_autocast=true on a CPU without native bf16 (AVX2 only): bf16 is "
                            "emulated there and ~20x slower than fp32; set sft.cpu_bf16_autocast=false")
         self.prompt_w = float(sft_cfg.prompt_loss_weight)
+        if self.prompt_w > 0:  # the all-token pass runs whole rows, so no rank may vote for a shared prefix
+            self.actor._share_prefix = False
 
     def _plan(self, batch: Optional[Dict[str, torch.Tensor]]):
         # rows of similar length share a micro-batch, which _nll trims to its longest row
@@ -112,7 +114,7 @@ class SFTWorker:
         shared_before = a.prefix_tokens_shared
         from skillrl.workers.fsdp_utils import clip_grad_norm, gathered_until_exit
 
-        with gathered_until_exit(model, a._share_prefix):  # the shared prompt prefix's backward needs it
+        with gathered_until_exit(model, a.sharing_prefix):  # the shared prompt prefix's backward needs it
             for i, rows in enumerate(plan):
                 model.set_requires_gradient_sync(i == len(plan) - 1)
                 if not rows:

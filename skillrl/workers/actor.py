@@ -32,7 +32,7 @@ from skillrl.protocol import DataProto
 from skillrl.workers import fsdp_checkpoint, fsdp_utils
 from skillrl.workers.micro_batch import (
     MIN_SHARED_PREFIX, agree_on_min, pack, padded_response_view, plan_micro_batches, position_ids_from_mask,
-    shared_prefix_length, split_shared_prefix, trim_left_padding,
+    prefix_cache, shared_prefix_length, split_shared_prefix, trim_left_padding,
 )
 
 logger = logging.getLogger("skillrl.workers")
@@ -46,10 +46,8 @@ def shared_prefix_logits(model, prefix: torch.Tensor, input_ids: torch.Tensor, a
     The prefix [P] runs once; its keys and values are repeated for the rows (left padded, [bs, S]),
     which continue at position P. Autograd sums the rows' gradients into the one prefix pass.
     """
-    bs, P, dev = input_ids.shape[0], prefix.shape[0], input_ids.device
-    cache = model(input_ids=prefix[None].to(dev), position_ids=torch.arange(P, device=dev)[None],
-                  use_cache=True, logits_to_keep=1).past_key_values
-    cache.batch_repeat_interleave(bs)
+    bs, P = input_ids.shape[0], prefix.shape[0]
+    cache = prefix_cache(model, prefix.to(input_ids.device), bs)
     full_mask = torch.cat([attention_mask.new_ones(bs, P), attention_mask], dim=1)
     return model(input_ids=input_ids, attention_mask=full_mask, position_ids=P + position_ids_from_mask(attention_mask),
                  past_key_values=cache, use_cache=True, logits_to_keep=logits_to_keep).logits
@@ -125,9 +123,14 @@ class FSDPActor:
         ent = torch.where(resp_mask, entropy_from_logits(logits), 0.0) if with_entropy else None
         return logp, ent
 
+    @property
+    def sharing_prefix(self) -> bool:
+        """Whether padded passes look for a shared prompt prefix (packed rows never do)."""
+        return self._share_prefix and not self._remove_padding
+
     def _agreed_prefix_length(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, R: int) -> int:
         """The micro-batch's shared prompt prefix, or 0 unless every rank has one worth sharing."""
-        if not self._share_prefix:
+        if not self.sharing_prefix:
             return 0
         P = shared_prefix_length(input_ids, attention_mask, R)
         P = P if P >= MIN_SHARED_PREFIX else 0
@@ -136,7 +139,7 @@ class FSDPActor:
 
     def _dummy_forward(self, model) -> torch.Tensor:
         """A one-token pass for a rank with an empty micro-batch, so FSDP collectives stay paired."""
-        if self._share_prefix:
+        if self.sharing_prefix:
             agree_on_min(0)  # the vote the other ranks' _agreed_prefix_length casts
         ids = torch.zeros(1, 1, dtype=torch.long, device=self.device)
         return model(input_ids=ids, use_cache=False).logits.float().sum() * 0.0
@@ -260,7 +263,7 @@ class FSDPActor:
                                   a.ppo_micro_batch_size_per_gpu, a.ppo_max_token_len_per_gpu)
         weights = self._loss_weights(mb_data, plan)
         self.optimizer.zero_grad(set_to_none=True)
-        with fsdp_utils.gathered_until_exit(self.model, self._share_prefix):
+        with fsdp_utils.gathered_until_exit(self.model, self.sharing_prefix):
             for i, (idx, w) in enumerate(zip(plan, weights)):
                 # Reduce-scatter gradients once, on the last micro-batch, instead of after each one.
                 self.model.set_requires_gradient_sync(i == len(plan) - 1)

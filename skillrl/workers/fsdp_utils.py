@@ -11,7 +11,6 @@ base-model weights.
 from __future__ import annotations
 
 import contextlib
-
 import importlib
 import importlib.util
 import logging

@@ -89,13 +89,20 @@ def shared_prefix_length(input_ids: torch.Tensor, attention_mask: torch.Tensor, 
 def split_shared_prefix(input_ids: torch.Tensor, attention_mask: torch.Tensor, prefix_length: int
                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The shared prefix [P] and the rows without it ([bs, L-P], still left padded)."""
-    bs, L = input_ids.shape
-    P = prefix_length
+    L, P = input_ids.shape[1], prefix_length
     first = (attention_mask.long().cumsum(-1) == 0).sum(-1)  # leading pad columns per row
     col = torch.arange(L - P, device=input_ids.device)
     src = col + P * (col[None, :] >= first[:, None])  # skip the P prefix columns after each row's padding
     prefix = input_ids[0, int(first[0]): int(first[0]) + P]
     return prefix, input_ids.gather(1, src), attention_mask.gather(1, src)
+
+
+def prefix_cache(model, prefix: torch.Tensor, rows: int):
+    """The model's key/value cache of ``prefix`` [P] (positions 0..P-1), repeated for ``rows`` rows."""
+    cache = model(input_ids=prefix[None], position_ids=torch.arange(len(prefix), device=prefix.device)[None],
+                  use_cache=True, logits_to_keep=1).past_key_values
+    cache.batch_repeat_interleave(rows)
+    return cache
 
 
 def agree_on_min(value: int) -> int:

@@ -17,7 +17,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
-from skillrl.workers.micro_batch import MIN_SHARED_PREFIX, shared_prefix_length, split_shared_prefix
+from skillrl.workers.micro_batch import MIN_SHARED_PREFIX, prefix_cache, shared_prefix_length, split_shared_prefix
 from skillrl.workers.rollout.base import GenerationOutput, RolloutEngine, SamplingParams, check_prompts, episode_seed
 
 logger = logging.getLogger("skillrl.workers")
@@ -155,10 +155,8 @@ class HFEngine(RolloutEngine):
             return ids, mask, None
         B = ids.shape[0]
         prefix, rest, rest_mask = split_shared_prefix(ids, mask, P)
-        cache = self.model(input_ids=prefix[None], use_cache=True, logits_to_keep=1).past_key_values
-        cache.batch_repeat_interleave(B)
         return (torch.cat([prefix.expand(B, P), rest], 1),
-                torch.cat([rest_mask.new_ones(B, P), rest_mask], 1), cache)
+                torch.cat([rest_mask.new_ones(B, P), rest_mask], 1), prefix_cache(self.model, prefix, B))
 
     def _output(self, row: torch.Tensor, logp: Optional[torch.Tensor], prompt_index: int) -> GenerationOutput:
         tokens = row.tolist()
