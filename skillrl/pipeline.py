@@ -228,6 +228,7 @@ def summarize(s: Settings, seconds: Dict[str, float]) -> Dict[str, Any]:
                          "after_sft": evals.get("eval_sft", {}).get("success_rate"),
                          "after_sft_rl": evals.get("eval_rl", {}).get("success_rate")},
         "invalid_action_rate": {k: v.get("invalid_action_rate") for k, v in evals.items()},
+        "inadmissible_action_rate": {k: v.get("inadmissible_action_rate") for k, v in evals.items()},
         "mean_steps": {k: v.get("mean_steps") for k, v in evals.items()},
         "val_episodes": s.val_episodes,
         "copy_warmup": _json(f"{p['model']}/copy_warmup.json") if os.path.exists(f"{p['model']}/copy_warmup.json") else None,

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 
 from agent_system.environments.base import TaskSpec
-from agent_system.trajectory import Step, Trajectory
+from agent_system.trajectory import Step, Trajectory, action_rates
 from skillrl.skills.task_types import ALFWORLD_TYPES
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,6 @@ def summarize(trajs: Iterable[Trajectory], task_types: Sequence[str] = ALFWORLD_
     for tr in trajs:
         by_type.setdefault(tr.task_type, []).append(bool(tr.won))
     steps = [len(t.steps) for t in trajs]
-    n_steps = sum(steps)
-    invalid = sum(1 for t in trajs for s in t.steps if not s.valid)
     return {
         "success_rate": float(np.mean([t.won for t in trajs])) if trajs else 0.0,
         "success_rate_by_task_type": {k: (float(np.mean(v)) if v else None) for k, v in by_type.items()},
@@ -101,7 +99,7 @@ def summarize(trajs: Iterable[Trajectory], task_types: Sequence[str] = ALFWORLD_
         "num_episodes": len(trajs),
         "mean_steps": float(np.mean(steps)) if steps else 0.0,
         "mean_reward": float(np.mean([t.total_reward for t in trajs])) if trajs else 0.0,
-        "invalid_action_rate": invalid / n_steps if n_steps else 0.0,
+        **action_rates(trajs),
         "num_env_errors": sum(1 for t in trajs if t.meta.get("error")),
     }
 

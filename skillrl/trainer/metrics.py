@@ -3,7 +3,8 @@
 Pure functions over trajectories, batches and dicts, plus a small phase timer. Key names:
 
 - ``episode/*``: success rate overall and ``episode/success_rate/<task_type>``, length, reward,
-  invalid-action rate (``val/*`` for validation, same shape);
+  invalid- and inadmissible-action rates (``agent_system.trajectory.action_rates``; ``val/*`` for
+  validation, same shape);
 - ``response_length/*``, ``prompt_length/*``: tokens per step sample;
 - ``actor/kl``, ``actor/entropy``, ``actor/clip_frac``, ``actor/grad_norm``, ``actor/lr``: the
   update's statistics under fixed names whatever the worker called them;
@@ -20,24 +21,24 @@ from typing import Any, Dict, Iterable, List, Mapping, Sequence
 import numpy as np
 import torch
 
-from agent_system.trajectory import Trajectory
+from agent_system.trajectory import Trajectory, action_rates
 
 
 def episode_metrics(trajectories: Sequence[Trajectory], prefix: str = "episode") -> Dict[str, float]:
-    """Success rate overall and per task type, episode length, return and invalid-action rate."""
+    """Success rate overall and per task type, episode length, return, invalid/inadmissible actions."""
     if not trajectories:
         return {}
     won = np.array([t.won for t in trajectories], dtype=np.float64)
     lengths = np.array([len(t.steps) for t in trajectories], dtype=np.float64)
     returns = np.array([t.total_reward for t in trajectories], dtype=np.float64)
-    n_steps = int(lengths.sum())
-    n_invalid = sum(1 for t in trajectories for s in t.steps if not s.valid)
+    rates = action_rates(trajectories)
     out = {
         f"{prefix}/success_rate": float(won.mean()),
         f"{prefix}/length_mean": float(lengths.mean()),
         f"{prefix}/length_max": float(lengths.max()),
         f"{prefix}/reward_mean": float(returns.mean()),
-        f"{prefix}/invalid_action_rate": float(n_invalid / n_steps) if n_steps else 0.0,
+        f"{prefix}/invalid_action_rate": rates["invalid_action_rate"],
+        f"{prefix}/inadmissible_action_rate": rates["inadmissible_action_rate"],
         f"{prefix}/num_episodes": float(len(trajectories)),
     }
     for task_type, rate in success_by_task_type(trajectories).items():

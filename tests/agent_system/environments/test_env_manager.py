@@ -113,6 +113,23 @@ def test_inadmissible_actions_are_invalid_only_when_asked(inadmissible_is_invali
     assert [i["is_action_valid"] for i in infos] == [True, not inadmissible_is_invalid, False]
 
 
+@pytest.mark.parametrize("inadmissible_is_invalid", [False, True])
+def test_summary_counts_inadmissible_and_invalid_actions_apart(inadmissible_is_invalid):
+    # env 0 plays admissible actions, env 1 one not on the list, env 2 an unparseable output
+    cfg, fam, mgr = _setup(3, max_steps=4, inadmissible_is_invalid=inadmissible_is_invalid)
+
+    def policy(prompts, observations):
+        return [wrap_action(observations[0]["admissible_actions"][-1], "x"),
+                wrap_action("take unicorn 1 from desk 1", "x"), "no tags"][:len(prompts)]
+
+    trajs = run_episodes(mgr, [fam.tasks("train")[0]] * 3, policy)
+    assert [len(t.steps) for t in trajs] == [4, 4, 4]
+    summary = summarize(trajs)
+    # 12 steps: 4 unparseable, 4 inadmissible (invalid too when asked, then not counted twice)
+    expected = (8 / 12, 0.0) if inadmissible_is_invalid else (4 / 12, 4 / 12)
+    assert (summary["invalid_action_rate"], summary["inadmissible_action_rate"]) == pytest.approx(expected)
+
+
 def test_inactive_envs_are_not_stepped_and_max_steps_ends_episodes():
     cfg, fam, mgr = _setup(3, max_steps=2)
     mgr.reset(fam.tasks("train")[:3])

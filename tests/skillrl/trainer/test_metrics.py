@@ -23,9 +23,23 @@ def test_episode_metrics_per_type():
     assert m["episode/success_rate/heat"] == 0.5 and m["episode/success_rate/cool"] == 1.0
     assert m["episode/length_mean"] == 2.0 and m["episode/length_max"] == 3.0
     assert m["episode/invalid_action_rate"] == pytest.approx(1 / 6)
+    assert m["episode/inadmissible_action_rate"] == 0.0  # no step offered an admissible list
     assert m["episode/reward_mean"] == pytest.approx(2 / 3)
     assert episode_metrics([], prefix="val") == {}
     assert "val/success_rate" in episode_metrics(trajs, prefix="val")
+
+
+def test_inadmissible_actions_are_valid_actions_off_the_offered_list():
+    def step(action, admissible, valid=True):
+        return Step(observation="o", admissible_actions=admissible, model_output="m", action=action, reward=0.0,
+                    valid=valid)
+
+    steps = [step("look", ["look", "go to desk 1"]), step("take pen 1 from desk 1", ["look"]),
+             step("take pen 1 from desk 1", ["look"], valid=False),  # invalid, not also inadmissible
+             step("search[x]", [])]  # no list offered: not counted either way
+    m = episode_metrics([Trajectory(task="t", task_type="x", task_id="0", steps=steps)])
+    assert m["episode/invalid_action_rate"] == pytest.approx(1 / 4)
+    assert m["episode/inadmissible_action_rate"] == pytest.approx(1 / 3)
 
 
 def test_token_and_advantage_metrics():
