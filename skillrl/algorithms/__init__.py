@@ -7,6 +7,8 @@ from skillrl.algorithms.advantages import (
     normalize_in_groups,
     reinforce_plus_plus,
     rloo,
+    no_credit_for_invalid_steps,
+    weight_negative_advantages,
 )
 from skillrl.algorithms.core import (
     LOSS_AGG_MODES,
@@ -40,6 +42,8 @@ __all__ = [
     "apply_kl_penalty_to_rewards",
     "as_bool_flags",
     "compute_advantage",
+    "weight_negative_advantages",
+    "no_credit_for_invalid_steps",
     "compute_policy_loss",
     "discounted_step_returns",
     "entropy_from_logits",

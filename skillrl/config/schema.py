@@ -65,8 +65,12 @@ class OptimConfig:
     lr_warmup_steps_ratio: float = 0.0
     lr_warmup_steps: int = -1  # >= 0 overrides the ratio
     warmup_style: str = "constant"  # constant | cosine
-    weight_decay: float = 0.01
+    weight_decay: float = 0.01  # AdamW: decoupled; SGD: torch's L2 term (set 0 with a large SGD lr)
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    # adamw | sgd. AdamW's first steps move every weight by about lr whatever its gradient; SGD
+    # moves each in proportion to its gradient. On the level-two run SGD did not do better (README).
+    optimizer: str = "adamw"
+    momentum: float = 0.0  # SGD only
     total_training_steps: int = -1  # filled in by the trainer
 
 
@@ -192,6 +196,13 @@ class AlgorithmConfig:
     lam: float = 1.0
     norm_adv_by_std_in_grpo: bool = True  # False gives Dr.GRPO
     compute_mean_std_cross_steps: bool = True
+    # Scales the advantages below zero (1: GRPO as published; 0: only samples better than their
+    # group are reinforced). Applied to every estimator's output.
+    negative_advantage_weight: float = 1.0
+    # A step whose action the environment rejected (is_action_valid false; with
+    # env.inadmissible_is_invalid also "Nothing happens.") changed nothing, so it gets no share of
+    # its episode's success: its advantage is capped at 0. Not in the paper.
+    no_credit_for_invalid_steps: bool = False
     use_kl_in_reward: bool = False
     kl_penalty: str = "kl"
     kl_ctrl: KLCtrlConfig = field(default_factory=KLCtrlConfig)

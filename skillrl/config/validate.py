@@ -93,8 +93,12 @@ def _validate_ppo(cfg: PPOConfig) -> None:
     _positive("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", actor.ppo_micro_batch_size_per_gpu)
     _positive("actor_rollout_ref.actor.ppo_epochs", actor.ppo_epochs)
     _positive("actor_rollout_ref.actor.optim.lr", actor.optim.lr, allow_zero=True)
+    _one_of("actor_rollout_ref.actor.optim.optimizer", actor.optim.optimizer, ("adamw", "sgd"))
     if not 0.0 <= alg.gamma <= 1.0:
         raise ValueError(f"algorithm.gamma={alg.gamma} must be in [0, 1]")
+    if not 0.0 <= alg.negative_advantage_weight <= 1.0:
+        raise ValueError(f"algorithm.negative_advantage_weight={alg.negative_advantage_weight} must be in [0, 1] "
+                         "(1: plain GRPO; 0: negative advantages dropped)")
     if actor.clip_ratio_c <= 1.0:
         raise ValueError(f"actor_rollout_ref.actor.clip_ratio_c={actor.clip_ratio_c} must be > 1 (dual-clip bound)")
     if alg.adv_estimator in ("grpo", "gigpo", "rloo") and cfg.env.rollout.n < 2:
