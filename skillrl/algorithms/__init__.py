@@ -4,10 +4,10 @@ from skillrl.algorithms.advantages import (
     discounted_step_returns,
     gigpo,
     grpo,
+    no_credit_for_invalid_steps,
     normalize_in_groups,
     reinforce_plus_plus,
     rloo,
-    no_credit_for_invalid_steps,
     weight_negative_advantages,
 )
 from skillrl.algorithms.core import (
@@ -42,8 +42,6 @@ __all__ = [
     "apply_kl_penalty_to_rewards",
     "as_bool_flags",
     "compute_advantage",
-    "weight_negative_advantages",
-    "no_credit_for_invalid_steps",
     "compute_policy_loss",
     "discounted_step_returns",
     "entropy_from_logits",
@@ -60,10 +58,12 @@ __all__ = [
     "masked_sum",
     "masked_var",
     "masked_whiten",
+    "no_credit_for_invalid_steps",
     "normalize_in_groups",
     "register_advantage",
     "register_policy_loss",
     "reinforce_plus_plus",
     "response_mask_from_attention",
     "rloo",
+    "weight_negative_advantages",
 ]

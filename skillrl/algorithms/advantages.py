@@ -52,8 +52,8 @@ __all__ = [
     "rloo",
     "reinforce_plus_plus",
     "normalize_in_groups",
-    "weight_negative_advantages",
     "no_credit_for_invalid_steps",
+    "weight_negative_advantages",
 ]
 
 EPSILON = 1e-6

@@ -8,6 +8,7 @@ from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfi
 ADV_ESTIMATORS = ("grpo", "gigpo", "rloo", "reinforce_plus_plus")
 LOSS_AGG_MODES = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm")
 KL_TYPES = ("kl", "k1", "abs", "mse", "k2", "low_var_kl", "k3")
+OPTIMIZERS = ("adamw", "sgd")  # actor_rollout_ref.actor.optim.optimizer
 ENV_NAMES = ("household", "alfworld/AlfredTWEnv", "alfworld", "webshop", "search")
 
 
@@ -93,7 +94,7 @@ def _validate_ppo(cfg: PPOConfig) -> None:
     _positive("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", actor.ppo_micro_batch_size_per_gpu)
     _positive("actor_rollout_ref.actor.ppo_epochs", actor.ppo_epochs)
     _positive("actor_rollout_ref.actor.optim.lr", actor.optim.lr, allow_zero=True)
-    _one_of("actor_rollout_ref.actor.optim.optimizer", actor.optim.optimizer, ("adamw", "sgd"))
+    _one_of("actor_rollout_ref.actor.optim.optimizer", actor.optim.optimizer, OPTIMIZERS)
     if not 0.0 <= alg.gamma <= 1.0:
         raise ValueError(f"algorithm.gamma={alg.gamma} must be in [0, 1]")
     if not 0.0 <= alg.negative_advantage_weight <= 1.0:

@@ -21,6 +21,8 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 import torch
 from torch import nn
 
+from skillrl.config.validate import OPTIMIZERS
+
 logger = logging.getLogger("skillrl.workers")
 
 
@@ -144,15 +146,15 @@ def build_optimizer(model: nn.Module, optim_cfg) -> Tuple[torch.optim.Optimizer,
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the actor has no trainable parameters (check model.lora_rank / target_modules)")
-    if optim_cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=optim_cfg.lr, betas=tuple(optim_cfg.betas),
-                                weight_decay=optim_cfg.weight_decay)
-    elif optim_cfg.optimizer == "sgd":
+    if optim_cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"actor_rollout_ref.actor.optim.optimizer={optim_cfg.optimizer!r} is not supported; "
+                         f"use one of {', '.join(OPTIMIZERS)}")
+    if optim_cfg.optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=optim_cfg.lr, momentum=optim_cfg.momentum,
                               weight_decay=optim_cfg.weight_decay)
     else:
-        raise ValueError(f"actor_rollout_ref.actor.optim.optimizer={optim_cfg.optimizer!r} is not supported; "
-                         "use 'adamw' or 'sgd'")
+        opt = torch.optim.AdamW(params, lr=optim_cfg.lr, betas=tuple(optim_cfg.betas),
+                                weight_decay=optim_cfg.weight_decay)
     warm, total = warmup_steps(optim_cfg), int(optim_cfg.total_training_steps)
     style = optim_cfg.warmup_style
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_lambda(s, warm, total, style))

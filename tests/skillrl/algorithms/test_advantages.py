@@ -15,9 +15,9 @@ from skillrl.algorithms.advantages import (
     discounted_step_returns,
     gigpo,
     grpo,
+    no_credit_for_invalid_steps,
     reinforce_plus_plus,
     rloo,
-    no_credit_for_invalid_steps,
     weight_negative_advantages,
 )
 from skillrl.config.schema import AlgorithmConfig, GiGPOConfig
