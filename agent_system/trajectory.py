@@ -59,24 +59,34 @@ class Trajectory:
 
 
 def action_rates(trajectories: Iterable[Trajectory]) -> Dict[str, float]:
-    """How often the policy's actions were unusable, in two disjoint kinds.
+    """How often the policy's actions were unusable, in two disjoint kinds, and how often it retried.
 
     ``invalid_action_rate``: steps whose output could not be parsed (or that the environment
     manager marked invalid), over all steps. ``inadmissible_action_rate``: valid steps whose action
     is not in the admissible list the environment offered, over the steps that had such a list;
     ALFWorld answers them "Nothing happens.", and a policy that sees one step of history tends to
-    repeat them, so this is where a small model's lost turns show up.
+    repeat them, so this is where a small model's lost turns show up. ``retry_rate``: steps, over
+    those with a list, that take again an action already rejected with no admissible action since
+    (the world unchanged, so it must fail again), valid or not; ``env.repeat_rejected_is_invalid``
+    marks exactly these invalid.
     """
-    n_steps = n_invalid = n_listed = n_inadmissible = 0
+    n_steps = n_invalid = n_listed = n_inadmissible = n_retry = 0
     for t in trajectories:
+        rejected = set()
         for s in t.steps:
             n_steps += 1
             n_invalid += not s.valid
             if s.admissible_actions:
                 n_listed += 1
                 n_inadmissible += bool(s.valid) and s.action not in s.admissible_actions
+                n_retry += s.action in rejected
+                if s.action in s.admissible_actions:
+                    rejected.clear()
+                else:
+                    rejected.add(s.action)
     return {"invalid_action_rate": n_invalid / n_steps if n_steps else 0.0,
-            "inadmissible_action_rate": n_inadmissible / n_listed if n_listed else 0.0}
+            "inadmissible_action_rate": n_inadmissible / n_listed if n_listed else 0.0,
+            "retry_rate": n_retry / n_listed if n_listed else 0.0}
 
 
 def write_jsonl(path: str, trajectories: Iterable[Trajectory], append: bool = False) -> int:

@@ -15,7 +15,7 @@ expert, which ignores prompts). The JSON has ``success_rate``, ``success_rate_by
 (the six ALFWorld types for household/ALFWorld; null for a type with no episode), ``num_episodes``,
 ``mean_steps``, ``env_steps_per_s`` (environment steps per second of time spent in the pool's
 step calls, all environments of a batch in parallel) and ``env_reset_s`` (seconds per batch
-reset), plus counts, the invalid- and inadmissible-action rates (``action_rates`` in
+reset), plus counts, the invalid- and inadmissible-action and retry rates (``action_rates`` in
 ``agent_system/trajectory.py``) and wall time. Each task of the split is played once.
 """
 from __future__ import annotations
@@ -164,7 +164,8 @@ def _write_json(path: str, result: Dict[str, Any]) -> None:
 def _print_summary(result: Dict[str, Any], path: str) -> None:
     lines = [f"success_rate {result['success_rate']:.3f} over {result['num_episodes']} episodes "
              f"(mean {result['mean_steps']:.1f} steps, {result['env_steps_per_s']:.0f} env steps/s; "
-             f"invalid actions {result['invalid_action_rate']:.1%}, inadmissible {result['inadmissible_action_rate']:.1%})"]
+             f"invalid actions {result['invalid_action_rate']:.1%}, inadmissible {result['inadmissible_action_rate']:.1%}, "
+             f"retries {result['retry_rate']:.1%})"]
     for t, r in result["success_rate_by_task_type"].items():
         lines.append(f"  {t:34s} {'-' if r is None else f'{r:.3f}'}")
     lines.append(f"written to {os.path.abspath(path)}")

@@ -229,6 +229,7 @@ def summarize(s: Settings, seconds: Dict[str, float]) -> Dict[str, Any]:
                          "after_sft_rl": evals.get("eval_rl", {}).get("success_rate")},
         "invalid_action_rate": {k: v.get("invalid_action_rate") for k, v in evals.items()},
         "inadmissible_action_rate": {k: v.get("inadmissible_action_rate") for k, v in evals.items()},
+        "retry_rate": {k: v.get("retry_rate") for k, v in evals.items()},
         "mean_steps": {k: v.get("mean_steps") for k, v in evals.items()},
         "val_episodes": s.val_episodes,
         "copy_warmup": _json(f"{p['model']}/copy_warmup.json") if os.path.exists(f"{p['model']}/copy_warmup.json") else None,

@@ -18,7 +18,7 @@ import inspect
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -51,6 +51,8 @@ class _Episode:
     won: bool = False
     info: Dict[str, Any] = field(default_factory=dict)  # the environment's latest info
     error: Optional[str] = None
+    # actions missing from the admissible list since the last admissible one (the world is unchanged since)
+    rejected: Set[str] = field(default_factory=set)
 
 
 class EnvironmentManager:
@@ -66,6 +68,7 @@ class EnvironmentManager:
         self.max_steps = int(env_cfg.max_steps)
         self.history_length = int(env_cfg.history_length)
         self.inadmissible_is_invalid = bool(env_cfg.inadmissible_is_invalid)
+        self.repeat_rejected_is_invalid = bool(env_cfg.repeat_rejected_is_invalid)
         self.top_k = int(env_cfg.skills_only_memory.top_k)
         self._episodes: List[_Episode] = []
         self.reset_time_s = 0.0  # seconds spent in pool.reset
@@ -132,6 +135,9 @@ class EnvironmentManager:
         actions, valids = self.project(texts, admissible) if idx else ([], [])
         if self.inadmissible_is_invalid:
             valids = [bool(v) and (adm is None or a in adm) for a, v, adm in zip(actions, valids, admissible)]
+        if self.repeat_rejected_is_invalid:
+            # A rejected action left the world as it was, so taking it again must fail again.
+            valids = [bool(v) and a not in self._episodes[i].rejected for i, a, v in zip(idx, actions, valids)]
         to_send: List[Optional[str]] = [None] * n
         for i, a in zip(idx, actions):
             to_send[i] = a
@@ -143,7 +149,8 @@ class EnvironmentManager:
         obs: List[Optional[Dict[str, Any]]] = [None] * n
         rewards, dones = np.zeros(n, dtype=np.float32), np.ones(n, dtype=bool)
         infos: List[Dict[str, Any]] = [self._inactive_info(i) for i in range(n)]
-        for i, action, valid in zip(idx, actions, valids):
+        for i, action, valid, adm in zip(idx, actions, valids, admissible):
+            self._note_rejection(self._episodes[i], action, adm)
             res = results[i]
             if res is None:  # a pool must answer every action it was given
                 res = StepResult("", 0.0, True, {"won": False, "admissible_actions": [],
@@ -151,6 +158,15 @@ class EnvironmentManager:
             rewards[i], dones[i], infos[i] = self._apply(i, action, bool(valid), res)
             obs[i] = self._observation(i)
         return obs, rewards, dones, infos
+
+    @staticmethod
+    def _note_rejection(ep: _Episode, action: str, admissible: Optional[List[str]]) -> None:
+        if admissible is None:  # no list to judge by
+            return
+        if action in admissible:
+            ep.rejected.clear()
+        else:
+            ep.rejected.add(action)
 
     def _apply(self, i: int, action: str, valid: bool, res: StepResult) -> Tuple[float, bool, Dict[str, Any]]:
         ep = self._episodes[i]

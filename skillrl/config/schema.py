@@ -346,6 +346,11 @@ class EnvConfig:
     # penalty (actor_rollout_ref.actor.use_invalid_action_penalty) also falls on "Nothing happens."
     # steps. Off as in verl-agent (format only); families without admissible lists are unaffected.
     inadmissible_is_invalid: bool = False
+    # Count as invalid a retry: an action the environment already rejected (missing from the
+    # admissible list) with no admissible action taken since, so the world is unchanged and the
+    # retry must fail too. Unlike inadmissible_is_invalid it leaves a first wrong guess
+    # unpenalised. Off by default; families without admissible lists are unaffected.
+    repeat_rejected_is_invalid: bool = False
     rollout: EnvRolloutConfig = field(default_factory=EnvRolloutConfig)
     resources_per_worker: ResourcesPerWorkerConfig = field(default_factory=ResourcesPerWorkerConfig)
     use_skills_only_memory: bool = True

@@ -39,6 +39,7 @@ def episode_metrics(trajectories: Sequence[Trajectory], prefix: str = "episode")
         f"{prefix}/reward_mean": float(returns.mean()),
         f"{prefix}/invalid_action_rate": rates["invalid_action_rate"],
         f"{prefix}/inadmissible_action_rate": rates["inadmissible_action_rate"],
+        f"{prefix}/retry_rate": rates["retry_rate"],
         f"{prefix}/num_episodes": float(len(trajectories)),
     }
     for task_type, rate in success_by_task_type(trajectories).items():

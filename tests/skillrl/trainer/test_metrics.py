@@ -42,6 +42,18 @@ def test_inadmissible_actions_are_valid_actions_off_the_offered_list():
     assert m["episode/inadmissible_action_rate"] == pytest.approx(1 / 3)
 
 
+def test_retry_rate_counts_actions_already_rejected_in_an_unchanged_world():
+    adm = ["look", "go to desk 1"]
+    acts = ["look", "take pen 1 from desk 1", "go to sofa 1", "take pen 1 from desk 1",  # a retry after another rejection
+            "look", "take pen 1 from desk 1",  # an admissible action in between: not a retry
+            "take pen 1 from desk 1"]  # a retry again
+    steps = [Step(observation="o", admissible_actions=adm, model_output="m", action=a, reward=0.0, valid=True)
+             for a in acts]
+    m = episode_metrics([Trajectory(task="t", task_type="x", task_id="0", steps=steps)])
+    assert m["episode/retry_rate"] == pytest.approx(2 / 7)
+    assert m["episode/inadmissible_action_rate"] == pytest.approx(5 / 7)
+
+
 def test_token_and_advantage_metrics():
     batch = {
         "input_ids": torch.zeros(2, 7, dtype=torch.long),
