@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
 
 @dataclass
@@ -58,6 +58,17 @@ class Trajectory:
         )
 
 
+def note_rejection(rejected: Set[str], action: str, admissible: Optional[Sequence[str]]) -> None:
+    """Keep ``rejected`` the set of actions refused since the last admissible one (the world unchanged
+    since). Without an admissible list nothing is known, so the set is left as it is."""
+    if not admissible:
+        return
+    if action in admissible:
+        rejected.clear()
+    else:
+        rejected.add(action)
+
+
 def action_rates(trajectories: Iterable[Trajectory]) -> Dict[str, float]:
     """How often the policy's actions were unusable, in two disjoint kinds, and how often it retried.
 
@@ -72,7 +83,7 @@ def action_rates(trajectories: Iterable[Trajectory]) -> Dict[str, float]:
     """
     n_steps = n_invalid = n_listed = n_inadmissible = n_retry = 0
     for t in trajectories:
-        rejected = set()
+        rejected: Set[str] = set()
         for s in t.steps:
             n_steps += 1
             n_invalid += not s.valid
@@ -80,10 +91,7 @@ def action_rates(trajectories: Iterable[Trajectory]) -> Dict[str, float]:
                 n_listed += 1
                 n_inadmissible += bool(s.valid) and s.action not in s.admissible_actions
                 n_retry += s.action in rejected
-                if s.action in s.admissible_actions:
-                    rejected.clear()
-                else:
-                    rejected.add(s.action)
+                note_rejection(rejected, s.action, s.admissible_actions)
     return {"invalid_action_rate": n_invalid / n_steps if n_steps else 0.0,
             "inadmissible_action_rate": n_inadmissible / n_listed if n_listed else 0.0,
             "retry_rate": n_retry / n_listed if n_listed else 0.0}

@@ -25,6 +25,7 @@ import numpy as np
 from agent_system.environments.base import EnvFamily, StepResult, TaskSpec
 from agent_system.environments.projection import project_actions as default_projection
 from agent_system.environments.prompts import GENERIC_TEMPLATES, build_prompt
+from agent_system.trajectory import note_rejection
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class EnvironmentManager:
         rewards, dones = np.zeros(n, dtype=np.float32), np.ones(n, dtype=bool)
         infos: List[Dict[str, Any]] = [self._inactive_info(i) for i in range(n)]
         for i, action, valid, adm in zip(idx, actions, valids, admissible):
-            self._note_rejection(self._episodes[i], action, adm)
+            note_rejection(self._episodes[i].rejected, action, adm)
             res = results[i]
             if res is None:  # a pool must answer every action it was given
                 res = StepResult("", 0.0, True, {"won": False, "admissible_actions": [],
@@ -158,15 +159,6 @@ class EnvironmentManager:
             rewards[i], dones[i], infos[i] = self._apply(i, action, bool(valid), res)
             obs[i] = self._observation(i)
         return obs, rewards, dones, infos
-
-    @staticmethod
-    def _note_rejection(ep: _Episode, action: str, admissible: Optional[List[str]]) -> None:
-        if admissible is None:  # no list to judge by
-            return
-        if action in admissible:
-            ep.rejected.clear()
-        else:
-            ep.rejected.add(action)
 
     def _apply(self, i: int, action: str, valid: bool, res: StepResult) -> Tuple[float, bool, Dict[str, Any]]:
         ep = self._episodes[i]
