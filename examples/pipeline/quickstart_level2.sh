@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick start level two: the whole SkillRL pipeline (Algorithm 1) on a 2-core CPU, ~26 min (AVX2), ~15–18 min (AVX-512 bf16), ~11 min (AMX).
+# Quick start level two: the whole SkillRL pipeline (Algorithm 1) on a 2-core CPU, ~26–34 min (AVX2), ~15–18 min (AVX-512 bf16), ~11 min (AMX).
 #   build the tiny model -> validate it -> collect expert demonstrations on the household
 #   environment -> cold-start SFT with skills in the prompt -> validate -> GRPO with skills ->
 #   validate, then print validation success before SFT, after SFT and after SFT + RL.
