@@ -70,29 +70,47 @@ class ManagerCache:
 
 
 class NoisyExpert:
-    """The expert, except that each step plays a random admissible action with probability ``p``.
+    """The expert, except that each step plays a noise action with probability ``p``.
 
-    ``noise_steps[env_index]`` lists the (0-based) steps that were random, so they can be left out
+    A noise action is a random admissible action, or, with probability ``repeat``, the episode's
+    previous action again. A repeat is the commonest mistake of a model cloned from this expert:
+    in ALFWorld and the household world it is answered "Nothing happens.", a state the expert
+    alone never reaches, so without repeats the demonstrations never show what to do there.
+    ``noise_steps[env_index]`` lists the (0-based) steps that were noise, so they can be left out
     of SFT while the expert's answers from the states they led to are kept.
     """
 
     _SKIP = ("help", "look", "inventory")
 
-    def __init__(self, manager: Any, p: float, rng: Any):
+    def __init__(self, manager: Any, p: float, rng: Any, repeat: float = 0.0):
         from agent_system.multi_turn_rollout.policies import expert_policy, wrap_action
 
-        self.expert, self.wrap, self.p, self.rng = expert_policy(manager), wrap_action, p, rng
+        self.expert, self.wrap, self.p, self.repeat, self.rng = expert_policy(manager), wrap_action, p, repeat, rng
         self.noise_steps: Dict[int, List[int]] = {}
+        self._last_action: Dict[int, str] = {}
 
     def __call__(self, prompts: List[str], observations: List[Dict[str, Any]]) -> List[str]:
+        from agent_system.environments.projection import project_one
+
         outs = list(self.expert(prompts, observations))
         for j, ob in enumerate(observations):
-            choices = [a for a in ob.get("admissible_actions") or [] if a not in self._SKIP]
-            if choices and self.rng.random() < self.p:
-                action = choices[int(self.rng.integers(len(choices)))]
+            env, step = int(ob["env_index"]), int(ob.get("step", 0))
+            previous = self._last_action.get(env) if step > 0 else None
+            action = self._noise_action(ob.get("admissible_actions") or [], previous)
+            if action is not None:
                 outs[j] = self.wrap(action, f"Trying something else: {action}.")
-                self.noise_steps.setdefault(int(ob["env_index"]), []).append(int(ob.get("step", 0)))
+                self.noise_steps.setdefault(env, []).append(step)
+            self._last_action[env] = project_one(outs[j])[0]
         return outs
+
+    def _noise_action(self, admissible: List[str], previous: Any) -> Any:
+        """None for an expert step; otherwise the noise action (random draws in a fixed order)."""
+        choices = [a for a in admissible if a not in self._SKIP]
+        if not choices or self.rng.random() >= self.p:
+            return None
+        if previous and self.repeat > 0 and self.rng.random() < self.repeat:
+            return previous
+        return choices[int(self.rng.integers(len(choices)))]
 
 
 def policy_factory(cfg: Any) -> Callable[[Any], Any]:
@@ -104,7 +122,7 @@ def policy_factory(cfg: Any) -> Callable[[Any], Any]:
         import numpy as np
 
         rng = np.random.default_rng([cfg.env.seed, 4099])
-        return lambda manager: NoisyExpert(manager, c.expert_noise, rng)
+        return lambda manager: NoisyExpert(manager, c.expert_noise, rng, c.expert_noise_repeat)
     if c.policy == "expert":
         return expert_policy
     if c.policy == "openai":

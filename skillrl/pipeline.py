@@ -76,13 +76,13 @@ class Settings:
     rl_group: int = 4  # members per group (env.rollout.n)
     rl_lr: float = 5e-5
     # Rollouts cooler than 1.0 and a KL loss to the SFT model: the best of the settings measured here
-    # (README); at 1.0 and without the KL loss validation success did not move.
+    # (docs/level2_experiments.md); at 1.0 and without the KL loss validation success did not move.
     rl_temperature: float = 0.7
     rl_kl_coef: float = 0.1  # 0: no KL loss (and no reference pass)
     # GRPO without dividing by each group's standard deviation (Dr. GRPO): with the division, a
     # group where every episode failed turns the small invalid-action penalty into large
     # advantages; without it, the best of the settings compared task by task on 192 tasks, though
-    # by less than the RL seed alone changed the result on fresh tasks (README)
+    # by less than the RL seed alone changed the result on fresh tasks (docs/level2_experiments.md)
     rl_std_norm: bool = False
     val_temperature: float = 0.4
     force: bool = False

@@ -319,7 +319,7 @@ def weight_negative_advantages(advantages: torch.Tensor, weight: float) -> torch
     mass onto whatever comes next, which is rarely a better action; a positive one sharpens an
     action that worked. ``weight=0`` keeps only the samples that beat their group's mean (the group
     baseline stays), much like fine-tuning on its own better episodes. On the level-two run, weight
-    0 at a learning rate that moved the policy broke the output format instead (README).
+    0 at a learning rate that moved the policy broke the output format instead (docs/level2_experiments.md).
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"negative advantage weight {weight} must be in [0, 1]")
@@ -334,7 +334,7 @@ def no_credit_for_invalid_steps(advantages: torch.Tensor, is_action_valid: Any) 
     Why: a rejected action leaves the environment as it was, so a won episode was not won by it;
     with the episode's advantage it would be reinforced in every winning trajectory that contains
     it. A negative advantage is kept. On the level-two run it lowered the hallucinated takes but
-    not the success rate (README).
+    not the success rate (docs/level2_experiments.md).
     """
     valid = torch.from_numpy(as_bool_flags(is_action_valid)).to(advantages.device)
     if valid.shape[0] != advantages.shape[0]:

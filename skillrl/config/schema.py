@@ -68,7 +68,7 @@ class OptimConfig:
     weight_decay: float = 0.01  # AdamW: decoupled; SGD: torch's L2 term (set 0 with a large SGD lr)
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     # adamw | sgd. AdamW's first steps move every weight by about lr whatever its gradient; SGD
-    # moves each in proportion to its gradient. On the level-two run SGD did not do better (README).
+    # moves each in proportion to its gradient. On the level-two run SGD did not do better (docs/level2_experiments.md).
     optimizer: str = "adamw"
     momentum: float = 0.0  # SGD only
     total_training_steps: int = -1  # filled in by the trainer
@@ -431,6 +431,9 @@ class CollectSection:
     # the demonstrations also show the expert recovering from states it would never reach itself
     # (DAgger-style). Those steps are listed in meta.noise_steps and SFT leaves them out.
     expert_noise: float = 0.0
+    # Of those noise steps, the fraction that repeat the episode's previous action instead (a retry,
+    # answered "Nothing happens."), so the demonstrations also show recovering from a rejected action.
+    expert_noise_repeat: float = 0.0
     openai: TeacherConfig = field(default_factory=TeacherConfig)  # the endpoint for policy=openai
 
 

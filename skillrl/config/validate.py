@@ -133,6 +133,8 @@ def _validate_collect(cfg: CollectConfig) -> None:
     _one_of("collect.pool", c.pool, ("auto", "local", "ray"))
     if not 0.0 <= c.expert_noise < 1.0:
         raise ValueError(f"collect.expert_noise={c.expert_noise} must be in [0, 1)")
+    if not 0.0 <= c.expert_noise_repeat <= 1.0:
+        raise ValueError(f"collect.expert_noise_repeat={c.expert_noise_repeat} must be in [0, 1]")
     if c.expert_noise > 0 and c.policy != "expert":
         raise ValueError(f"collect.expert_noise={c.expert_noise} only applies to collect.policy=expert "
                          f"(got {c.policy!r}); set it to 0")
