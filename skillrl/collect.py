@@ -108,6 +108,7 @@ class NoisyExpert:
         choices = [a for a in admissible if a not in self._SKIP]
         if not choices or self.rng.random() >= self.p:
             return None
+        # No draw at repeat=0, so the default demonstrations are the same as before repeats existed.
         if previous and self.repeat > 0 and self.rng.random() < self.repeat:
             return previous
         return choices[int(self.rng.integers(len(choices)))]

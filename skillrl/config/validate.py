@@ -135,6 +135,9 @@ def _validate_collect(cfg: CollectConfig) -> None:
         raise ValueError(f"collect.expert_noise={c.expert_noise} must be in [0, 1)")
     if not 0.0 <= c.expert_noise_repeat <= 1.0:
         raise ValueError(f"collect.expert_noise_repeat={c.expert_noise_repeat} must be in [0, 1]")
+    if c.expert_noise_repeat > 0 and c.expert_noise == 0:
+        raise ValueError(f"collect.expert_noise_repeat={c.expert_noise_repeat} has no effect with "
+                         "collect.expert_noise=0; set collect.expert_noise > 0 (the share of noise steps)")
     if c.expert_noise > 0 and c.policy != "expert":
         raise ValueError(f"collect.expert_noise={c.expert_noise} only applies to collect.policy=expert "
                          f"(got {c.policy!r}); set it to 0")

@@ -130,6 +130,7 @@ def test_teacher_failure_keeps_the_demonstration(tmp_path, openai_server):
     ("collect.teacher_reasoning=true", "needs a teacher: set env.skills_only_memory.teacher.model"),
     ("collect.polcy=expert", "collect.polcy"),
     ("collect.expert_noise_repeat=1.5", r"collect.expert_noise_repeat=1.5 must be in \[0, 1\]"),
+    ("collect.expert_noise_repeat=0.5", "has no effect with collect.expert_noise=0"),
 ])
 def test_bad_config_names_the_key(tmp_path, override, message):
     with pytest.raises(Exception, match=message):
