@@ -97,3 +97,29 @@ def test_a_resumed_run_reports_every_stage_time(tmp_path):
     assert summary["stage_seconds"] == times and list(summary["stage_seconds"]) == list(times)
     assert summary["total_seconds"] == sum(times.values())
     assert json.loads((tmp_path / "summary.json").read_text())["stage_seconds"] == times
+
+
+def test_a_warm_up_that_did_not_reach_copying_stops_the_run(tmp_path, capsys):
+    """Five warm-up steps leave the tiny model without copying (accuracy near 0): the real model and
+    copy_warmup stages run, then the pipeline stops naming the accuracy and the flags to change,
+    before any evaluation, SFT or RL starts."""
+    s = pipeline.parse_args(["--workdir", str(tmp_path), "--copy_warmup_steps", "5"])
+    with pytest.raises(RuntimeError, match=r"copy accuracy 0\.\d\d after 5 steps at lr 0\.001 is below "
+                                           r"--min_copy_accuracy 0\.5 .*--copy_warmup_steps.*--copy_warmup_lr"):
+        pipeline.run(s)
+    assert json.loads((tmp_path / "model" / "copy_warmup.json").read_text())["steps"] == 5
+    assert not (tmp_path / "eval_base.json").exists() and "eval_base" not in capsys.readouterr().out
+
+    # a rerun skips the finished warm-up but checks its output again; --min_copy_accuracy 0 lets it pass
+    with pytest.raises(RuntimeError, match="copy accuracy"):
+        pipeline.run(s)
+    pipeline.check_copy_warmup(pipeline.parse_args(["--copy_warmup_steps", "5", "--min_copy_accuracy", "0"]),
+                               str(tmp_path / "model"))
+
+
+def test_the_copy_warm_up_check_passes_a_model_that_copies(tmp_path):
+    (tmp_path / "copy_warmup.json").write_text(json.dumps({"copy_accuracy_after": 0.99}))
+    pipeline.check_copy_warmup(pipeline.Settings(), str(tmp_path))
+    (tmp_path / "copy_warmup.json").write_text(json.dumps({"copy_accuracy_after": 0.49}))
+    with pytest.raises(RuntimeError, match=r"copy accuracy 0\.49 after 700 steps .* model: 2 layers, hidden 256"):
+        pipeline.check_copy_warmup(pipeline.Settings(), str(tmp_path))
