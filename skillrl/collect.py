@@ -144,7 +144,7 @@ def collect(cfg: Any) -> Dict[str, Any]:
     from tqdm.auto import tqdm
 
     from agent_system.environments.base import make_env_family
-    from agent_system.multi_turn_rollout.episode_runner import run_episodes, summarize
+    from agent_system.multi_turn_rollout.episode_runner import summarize
 
     c = cfg.collect
     family = make_env_family(cfg.env)
@@ -165,13 +165,7 @@ def collect(cfg: Any) -> Dict[str, Any]:
     try:
         for start in range(0, len(tasks), c.batch_size):
             chunk = tasks[start:start + c.batch_size]
-            manager = managers(len(chunk))
-            policy = make_policy(manager)
-            trajs = run_episodes(manager, chunk, policy, env_name=cfg.env.env_name, progress=bar)
-            for i, t in enumerate(trajs):
-                t.meta["policy"] = c.policy
-                if isinstance(policy, NoisyExpert):
-                    t.meta["noise_steps"] = policy.noise_steps.get(i, [])
+            trajs = _play_chunk(cfg, chunk, managers, make_policy, bar)
             played.extend(trajs)
             kept = _keep(trajs, c.only_successful)
             if teacher is not None:
@@ -189,6 +183,20 @@ def collect(cfg: Any) -> Dict[str, Any]:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary), flush=True)
     return summary
+
+
+def _play_chunk(cfg: Any, chunk: List[Any], managers: "ManagerCache", make_policy: Any, bar: Any) -> List[Trajectory]:
+    """One batch of episodes, each trajectory tagged with the policy (and a noisy expert's noise steps)."""
+    from agent_system.multi_turn_rollout.episode_runner import run_episodes
+
+    manager = managers(len(chunk))
+    policy = make_policy(manager)
+    trajs = run_episodes(manager, chunk, policy, env_name=cfg.env.env_name, progress=bar)
+    for i, t in enumerate(trajs):
+        t.meta["policy"] = cfg.collect.policy
+        if isinstance(policy, NoisyExpert):
+            t.meta["noise_steps"] = policy.noise_steps.get(i, [])
+    return trajs
 
 
 def _teacher(cfg: Any) -> Any:
