@@ -49,7 +49,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-__all__ = ["DataProto"]
+__all__ = ["DataProto", "concat_step_samples"]
 
 IndexLike = Union[int, slice, Sequence[int], np.ndarray, torch.Tensor]
 
@@ -266,12 +266,7 @@ class DataProto:
         if not items:
             raise ValueError("DataProto.concat needs at least one DataProto")
         first = items[0]
-        for i, d in enumerate(items[1:], 1):
-            if set(d.batch) != set(first.batch) or set(d.non_tensor_batch) != set(first.non_tensor_batch):
-                raise ValueError(
-                    f"DataProto.concat: item {i} has keys batch={sorted(d.batch)} non_tensor={sorted(d.non_tensor_batch)} "
-                    f"but item 0 has batch={sorted(first.batch)} non_tensor={sorted(first.non_tensor_batch)}"
-                )
+        _check_same_keys(items, "DataProto.concat")
         batch = {k: torch.cat([d.batch[k] for d in items], dim=0) for k in first.batch}
         non = {k: np.concatenate([d.non_tensor_batch[k] for d in items], axis=0) for k in first.non_tensor_batch}
         return DataProto(batch, non, dict(first.meta_info))
@@ -338,3 +333,78 @@ class DataProto:
         """A deep copy of tensors and arrays (meta_info is copied shallowly)."""
         return DataProto({k: v.clone() for k, v in self.batch.items()},
                          {k: v.copy() for k, v in self.non_tensor_batch.items()}, dict(self.meta_info))
+
+
+def _check_same_keys(items: Sequence[DataProto], who: str) -> None:
+    first = items[0]
+    for i, d in enumerate(items[1:], 1):
+        if set(d.batch) != set(first.batch) or set(d.non_tensor_batch) != set(first.non_tensor_batch):
+            raise ValueError(
+                f"{who}: item {i} has keys batch={sorted(d.batch)} non_tensor={sorted(d.non_tensor_batch)} "
+                f"but item 0 has batch={sorted(first.batch)} non_tensor={sorted(first.non_tensor_batch)}"
+            )
+
+
+# Step-sample layout (the table above): which tensors hold the prompt, both parts, or token ids.
+_PROMPT_SIDE = ("prompts",)
+_JOINED = ("input_ids", "attention_mask", "position_ids")
+_TOKEN_IDS = ("input_ids", "prompts", "responses")
+
+
+def concat_step_samples(items: Sequence[DataProto], pad_token_id: int = 0) -> DataProto:
+    """:meth:`DataProto.concat` for step-sample batches padded to different widths.
+
+    Each rollout pads to its own longest prompt (P) and response (R), so two rollouts' tensors do
+    not stack. Here every item is re-padded to the longest *real* prompt and response over all
+    items: prompt-side columns on the left, response-side ones on the right (token ids with
+    ``pad_token_id``, everything else with 0), columns that hold only padding are dropped, and
+    ``position_ids`` are recomputed from the new attention mask. Every 2-d tensor other than
+    ``prompts`` and the ``[bs, P+R]`` ones must be response-shaped ``[bs, R]``. Batches without
+    ``prompts`` are concatenated as they are.
+    """
+    items = list(items)
+    if not items:
+        raise ValueError("concat_step_samples needs at least one DataProto")
+    items = [d for d in items if len(d) > 0] or items[:1]
+    _check_same_keys(items, "concat_step_samples")
+    if "prompts" not in items[0].batch:
+        return DataProto.concat(items)  # no token layout to re-pad
+    if "attention_mask" not in items[0].batch:
+        raise ValueError("concat_step_samples needs batch['attention_mask'] to tell real tokens from padding")
+    widths = [int(d.batch["prompts"].shape[1]) for d in items]
+    real = [(d.batch["attention_mask"][:, :p].sum(1), d.batch["attention_mask"][:, p:].sum(1)) for d, p in zip(items, widths)]
+    p_len = max(1, max(int(a.max()) if a.numel() else 0 for a, _ in real))
+    r_len = max(1, max(int(b.max()) if b.numel() else 0 for _, b in real))
+    parts = [_repad(d, p, p_len, r_len, pad_token_id) for d, p in zip(items, widths)]
+    out = DataProto.concat(parts)
+    if "position_ids" in out.batch:
+        out.batch["position_ids"] = (out.batch["attention_mask"].long().cumsum(dim=1) - 1).clamp(min=0)
+    return out
+
+
+def _repad(d: DataProto, p: int, p_len: int, r_len: int, pad_token_id: int) -> DataProto:
+    r = int(d.batch["attention_mask"].shape[1]) - p
+    batch = {}
+    for key, t in d.batch.items():
+        value = pad_token_id if key in _TOKEN_IDS else 0
+        if t.dim() < 2:
+            batch[key] = t
+        elif key in _PROMPT_SIDE:
+            batch[key] = _fit(t, p_len, value, left=True)
+        elif key in _JOINED:
+            batch[key] = torch.cat([_fit(t[:, :p], p_len, value, left=True), _fit(t[:, p:], r_len, value, left=False)], 1)
+        elif t.shape[1] == r:
+            batch[key] = _fit(t, r_len, value, left=False)
+        else:
+            raise ValueError(f"concat_step_samples: batch[{key!r}] is {tuple(t.shape)}, neither response-shaped "
+                             f"[bs, {r}] nor a known prompt-side or prompt+response field")
+    return DataProto(batch, dict(d.non_tensor_batch), dict(d.meta_info))
+
+
+def _fit(t: torch.Tensor, width: int, value: int, left: bool) -> torch.Tensor:
+    """Crop or pad dimension 1 to ``width`` on the padding side (left for prompts, right for responses)."""
+    have = int(t.shape[1])
+    if have >= width:
+        return t[:, have - width:] if left else t[:, :width]
+    pad = torch.full((t.shape[0], width - have, *t.shape[2:]), value, dtype=t.dtype, device=t.device)
+    return torch.cat([pad, t] if left else [t, pad], dim=1)

@@ -30,6 +30,7 @@ __all__ = [
     "LOSS_AGGREGATIONS",
     "ROLLOUT_ENGINES",
     "KL_CONTROLLERS",
+    "FILTER_METRICS",
     "ENV_FAMILIES",
     "SKILL_DOMAINS",
     "EXTERNAL_LIB_ENV",
@@ -105,6 +106,10 @@ LOSS_AGGREGATIONS = Registry("loss aggregation mode", "actor_rollout_ref.actor.l
 ROLLOUT_ENGINES = Registry("rollout engine", "actor_rollout_ref.rollout.name", ("skillrl.workers.rollout.engines",))
 # Classes (init_kl_coef, target_kl, horizon) -> controller with ``value`` and ``update(kl, n)``.
 KL_CONTROLLERS = Registry("KL controller", "algorithm.kl_ctrl.type", ("skillrl.algorithms.kl",))
+# DAPO dynamic sampling: functions (batch) -> one float per row, the value whose spread decides
+# whether a group is kept.
+FILTER_METRICS = Registry("dynamic-sampling metric", "algorithm.filter_groups.metric",
+                          ("skillrl.algorithms.dynamic_sampling",))
 # Environment family classes, under their names and aliases; the built-in ones are the folders of
 # agent_system/environments that hold a family.py (imported only when a name is not known yet).
 ENV_FAMILIES = Registry("environment", "env.env_name", ("agent_system.environments.builtin",))

@@ -71,9 +71,10 @@ class ExpertPolicy(Policy):
         return fam.wrap_expert_action(action, fam.expert_thought(ob.spec, action, ob.info))
 
 
-def turn_seed(seed: int, step: int, turn: int) -> int:
-    """Training's seed for one generation call: per (step, turn), shared by the call's prompts."""
-    return int(np.random.SeedSequence([seed, step, 0, turn]).generate_state(1)[0] >> 1)
+def turn_seed(seed: int, step: int, turn: int, gen_batch: int = 0) -> int:
+    """Training's seed for one generation call: per (step, generation batch, turn), shared by the
+    call's prompts. A step plays several generation batches only with DAPO's dynamic sampling."""
+    return int(np.random.SeedSequence([seed, step, gen_batch, turn]).generate_state(1)[0] >> 1)
 
 
 class EnginePolicy(Policy):
@@ -83,16 +84,18 @@ class EnginePolicy(Policy):
     ``per_episode`` (evaluation and validation) gives each prompt the seed of its (task, play,
     turn), so an episode's samples do not depend on which episodes share its batch: validation
     during training and ``main_eval`` then play the same episodes, at any batch size. Otherwise
-    (training rollouts, ``train_step``) one seed per (step, turn) for the whole call, as before.
+    (training rollouts, ``train_step`` and ``gen_batch``) one seed per (step, generation batch,
+    turn) for the whole call, as before.
     """
 
     def __init__(self, generate: Callable[[List[List[int]], Any], Sequence[Any]], encoder: Any, sampling: Any,
-                 per_episode: bool = True, train_step: int = 0):
+                 per_episode: bool = True, train_step: int = 0, gen_batch: int = 0):
         self.generate = generate
         self.encoder = encoder  # agent_system.multi_turn_rollout.rollout_loop.PromptEncoder
         self.sampling = sampling
         self.per_episode = per_episode
         self.train_step = int(train_step)
+        self.gen_batch = int(gen_batch)
 
     def act(self, observations: Sequence[Observation], keys: Sequence[EpisodeKey]) -> List[Action]:
         ids = self.encoder.encode([ob.prompt for ob in observations])
@@ -109,7 +112,7 @@ class EnginePolicy(Policy):
             return s
         if self.per_episode:
             return s.with_updates(seeds=[episode_seed(s.seed, k.task_id, k.play, k.turn) for k in keys])
-        return s.with_updates(seed=turn_seed(s.seed, self.train_step, keys[0].turn))
+        return s.with_updates(seed=turn_seed(s.seed, self.train_step, keys[0].turn, self.gen_batch))
 
     @classmethod
     def from_config(cls, cfg: Any, backend: str, device: str = "cpu") -> "EnginePolicy":

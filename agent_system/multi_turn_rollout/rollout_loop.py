@@ -46,6 +46,22 @@ class RolloutResult:
     timing: Dict[str, float] = field(default_factory=dict)
 
 
+def _rollout_metrics(num_rows: int, skill_tokens: float) -> Dict[str, float]:
+    return {"rollout/num_step_samples": float(num_rows),
+            "skills/prompt_tokens_mean": float(skill_tokens) / num_rows if num_rows else 0.0,
+            "skills/prompt_tokens_total": float(skill_tokens)}
+
+
+def merge_rollouts(results: Sequence[RolloutResult], batch: Any) -> RolloutResult:
+    """Several rollouts of one training step (DAPO's generation batches) as one: every trajectory
+    played, metrics and timing over all of them, and ``batch``, the rows kept for training."""
+    rows = sum(r.metrics.get("rollout/num_step_samples", 0.0) for r in results)
+    tokens = sum(r.metrics.get("skills/prompt_tokens_total", 0.0) for r in results)
+    timing = {k: sum(r.timing.get(k, 0.0) for r in results) for k in (results[0].timing if results else {})}
+    return RolloutResult(batch=batch, trajectories=[t for r in results for t in r.trajectories],
+                         metrics=_rollout_metrics(int(rows), tokens), timing=timing)
+
+
 def pack_step_samples(prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], pad_id: int) -> Dict[str, torch.Tensor]:
     """Left-padded prompts + right-padded responses -> the standard token tensors."""
     n = len(prompts)
@@ -222,11 +238,7 @@ class MultiTurnRollout:
     def _finish(self, tracks: List[_EnvTrack], timing: Dict[str, float], build_batch: bool) -> RolloutResult:
         trajectories = [self._trajectory(t) for t in tracks]
         rows = [(t, k) for t in tracks for k in range(len(t.steps))]
-        metrics = {
-            "rollout/num_step_samples": float(len(rows)),
-            "skills/prompt_tokens_mean": float(np.mean([t.skill_tokens[k] for t, k in rows])) if rows else 0.0,
-            "skills/prompt_tokens_total": float(sum(t.skill_tokens[k] for t, k in rows)),
-        }
+        metrics = _rollout_metrics(len(rows), sum(t.skill_tokens[k] for t, k in rows))
         batch = self._batch(rows) if rows and build_batch else None
         return RolloutResult(batch=batch, trajectories=trajectories, metrics=metrics, timing=timing)
 

@@ -23,6 +23,8 @@ NO_EFFECT: Dict[str, str] = {
     "data.return_raw_chat": "the multi-turn loop always keeps the chat messages and applies the chat template itself",
     "actor_rollout_ref.rollout.enable_chunked_prefill": "vLLM's own default is used, and the hf engine does not "
                                                         "chunk its prefill",
+    "critic.model.use_remove_padding": "the critic always runs padded rows (skillrl/workers/critic.py has no "
+                                       "remove-padding packing); its values are the same either way",
 }
 
 

@@ -179,6 +179,7 @@ class ActorRolloutRefConfig:
 @dataclass
 class CriticModelConfig:
     path: str = ""  # the value model's backbone (a causal-LM checkpoint); "": actor_rollout_ref.model.path
+    use_remove_padding: Optional[bool] = None  # no effect (skillrl/config/compat.py)
     enable_gradient_checkpointing: bool = True
     trust_remote_code: bool = False
     external_lib: Optional[str] = None
@@ -222,6 +223,18 @@ class GiGPOConfig:
 
 
 @dataclass
+class FilterGroupsConfig:
+    """DAPO's dynamic sampling (verl's ``algorithm.filter_groups``; skillrl/algorithms/dynamic_sampling.py)."""
+
+    enable: bool = False  # drop groups whose metric does not vary; roll out more tasks until the batch is full
+    # A name of skillrl.registry.FILTER_METRICS: seq_reward | seq_final_reward | episode_rewards | won.
+    # verl has no default (the recipes name none); verl-agent filters by the episode return, which
+    # seq_reward is here.
+    metric: str = "seq_reward"
+    max_num_gen_batches: int = 0  # generation batches per training step at most; 0: no bound (verl)
+
+
+@dataclass
 class AlgorithmConfig:
     adv_estimator: str = "grpo"  # grpo | gigpo | rloo | reinforce_plus_plus
     gamma: float = 1.0  # verl's default (the original's ALFWorld GiGPO recipe sets 0.95)
@@ -232,6 +245,7 @@ class AlgorithmConfig:
     kl_penalty: str = "kl"
     kl_ctrl: KLCtrlConfig = field(default_factory=KLCtrlConfig)
     gigpo: GiGPOConfig = field(default_factory=GiGPOConfig)
+    filter_groups: FilterGroupsConfig = field(default_factory=FilterGroupsConfig)
 
 
 # -------------------------------------------------------------------------------------- trainer

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
-from skillrl.registry import (ADVANTAGE_ESTIMATORS, ENV_FAMILIES, KL_CONTROLLERS, KL_ESTIMATORS, LOSS_AGGREGATIONS,
-                              POLICY_LOSSES, ROLLOUT_ENGINES)
+from skillrl.registry import (ADVANTAGE_ESTIMATORS, ENV_FAMILIES, FILTER_METRICS, KL_CONTROLLERS, KL_ESTIMATORS,
+                              LOSS_AGGREGATIONS, POLICY_LOSSES, ROLLOUT_ENGINES)
 
 
 
@@ -93,6 +93,7 @@ def _validate_ppo(cfg: PPOConfig) -> None:
         )
     if getattr(ADVANTAGE_ESTIMATORS.get(alg.adv_estimator), "needs_critic", False):
         _validate_critic(cfg.critic, alg)
+    _validate_filter_groups(alg, cfg.env.rollout.n)
     rm = cfg.trainer.resume_mode
     if rm not in ("auto", "disable") and not rm:
         raise ValueError("trainer.resume_mode must be auto, disable or a checkpoint path")
@@ -110,6 +111,21 @@ def _validate_critic(critic: Any, alg: Any) -> None:
         raise ValueError(f"critic.cliprange_value={critic.cliprange_value} must be >= 0")
     if not 0.0 <= alg.lam <= 1.0:
         raise ValueError(f"algorithm.lam={alg.lam} must be in [0, 1]")
+
+
+def _validate_filter_groups(alg: Any, group_size: int) -> None:
+    fg = alg.filter_groups
+    _one_of("algorithm.filter_groups.metric", fg.metric, FILTER_METRICS.names())
+    _positive("algorithm.filter_groups.max_num_gen_batches", fg.max_num_gen_batches, allow_zero=True)
+    if not fg.enable:
+        return
+    if group_size < 2:
+        raise ValueError(f"algorithm.filter_groups.enable=True compares members of a group, but env.rollout.n="
+                         f"{group_size}: every group of one is kept; set env.rollout.n >= 2 or disable filter_groups")
+    if fg.metric == "seq_final_reward" and alg.use_kl_in_reward:
+        raise ValueError("algorithm.filter_groups.metric=seq_final_reward with algorithm.use_kl_in_reward=True would "
+                         "need log-probs of every generation batch before filtering; use metric=seq_reward, or "
+                         "actor_rollout_ref.actor.use_kl_loss instead of the in-reward KL")
 
 
 def _validate_eval(cfg: EvalConfig) -> None:

@@ -3,7 +3,9 @@ that composes the workers, environments and skill bank.
 
 A training step, top to bottom (each phase timed as ``timing/<phase>``):
 
-1. rollout: ``data.train_batch_size`` tasks x ``env.rollout.n`` members, multi-turn;
+1. rollout: ``data.train_batch_size`` tasks x ``env.rollout.n`` members, multi-turn; with
+   ``algorithm.filter_groups.enable`` (DAPO's dynamic sampling, :mod:`skillrl.trainer.dynamic_rollout`)
+   more generation batches until ``data.train_batch_size`` groups whose metric varies are kept;
 2. old log-prob: the current policy's log-probs (and entropies) of every response token;
 3. reference log-prob: the frozen reference's, when a KL term needs them;
 4. reward, invalid-action penalty: the episode return on the last response token (minus the KL
@@ -121,14 +123,16 @@ class GRPOTrainer:
         """One GRPO step; returns its metrics."""
         c, timer = self.config, PhaseTimer(on_start=self._show_phase)
         with timer.phase("step"):
-            # 1. rollout: play the step's tasks with the current policy
+            # 1. rollout: play the step's tasks with the current policy (DAPO: more tasks until the
+            #    groups kept, those whose metric varies, fill the batch)
             with timer.phase("rollout"):
-                rollout = self.rollout.run(self.sampler.next_batch(), c.env.rollout.n, self._policy(step, False))
+                rollout, sampling_metrics = self._roll_out(step)
                 self.rollout_worker.sleep()  # free_cache_engine: the engines' memory goes to training
             batch = rollout.batch
             if batch is None:
                 logger.warning("step %d: no environment produced a step sample (all resets failed?); no update", step)
-                return {**timer.metrics(), **episode_metrics(rollout.trajectories, family=self.family)}
+                return {**timer.metrics(), **episode_metrics(rollout.trajectories, family=self.family),
+                        **sampling_metrics}
             batch.meta_info["temperature"] = c.actor_rollout_ref.rollout.temperature
             # 2. old log-prob: the rollout policy's log-probs of its own tokens; skipped when the
             #    update is one optimizer step on the whole batch (the PPO ratio is then exactly 1)
@@ -166,16 +170,41 @@ class GRPOTrainer:
 
                 if actor_updates:
                     sync_weights(self.actor, self.rollout_worker.workers)
-        return self._step_metrics(batch, rollout, timer, reward_metrics, update_metrics)
+        return {**self._step_metrics(batch, rollout, timer, reward_metrics, update_metrics), **sampling_metrics}
 
     # ---------------------------------------------------------------------------- the phases
 
     def _show_phase(self, name: str) -> None:
         self._bar.set_postfix_str(name, refresh=True)
 
-    def _policy(self, step: int, validate: bool):
+    def _roll_out(self, step: int):
+        """The step's rollout and its dynamic-sampling metrics ({} without filter_groups)."""
+        c = self.config
+        fg = c.algorithm.filter_groups
+
+        def play(gen_batch: int):
+            return self.rollout.run(self.sampler.next_batch(), c.env.rollout.n, self._policy(step, False, gen_batch))
+
+        if not fg.enable:
+            return play(0), {}
+        from skillrl.trainer.dynamic_rollout import roll_out_filtered
+
+        return roll_out_filtered(play, self._score_for_filter, fg, c.data.train_batch_size,
+                                 components.pad_token_id(self.tokenizer))
+
+    def _score_for_filter(self, batch: Any) -> None:
+        """The fields the filter metric reads; phase 4 recomputes them on the kept batch. Without
+        log-probs yet, the in-reward KL is left out (config validation refuses seq_final_reward with it)."""
+        if self.config.algorithm.use_kl_in_reward:
+            self.reward_fn(batch)
+            return
+        self._episode_rewards(batch)
+        self._invalid_action_penalty(batch)
+
+    def _policy(self, step: int, validate: bool, gen_batch: int = 0):
         """The rollout worker as a policy: one batched call per turn. Training seeds each call by
-        (step, turn); validation seeds each episode by (task, play, turn), as ``main_eval`` does."""
+        (step, generation batch, turn); validation seeds each episode by (task, play, turn), as
+        ``main_eval`` does."""
         from agent_system.multi_turn_rollout.policies import EnginePolicy
         from skillrl.workers.rollout.base import SamplingParams
 
@@ -185,7 +214,7 @@ class GRPOTrainer:
         def generate(prompt_ids, params):
             return self.rollout_worker.generate(prompt_ids, params)
 
-        return EnginePolicy(generate, self.encoder, sampling, per_episode=validate, train_step=step)
+        return EnginePolicy(generate, self.encoder, sampling, per_episode=validate, train_step=step, gen_batch=gen_batch)
 
     def _needs_old_log_prob(self, n: int) -> bool:
         """False when the update is on-policy: one epoch, one mini-batch holding every rank's rows.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from skillrl.protocol import DataProto
+from skillrl.protocol import DataProto, concat_step_samples
 
 
 def make(n=4):
@@ -138,6 +138,49 @@ def test_concat_roundtrip_and_key_mismatch():
         DataProto.concat([make(2), make(2).select(batch_keys=["mask"])])
     with pytest.raises(ValueError, match="at least one"):
         DataProto.concat([])
+
+
+def _steps(prompts, responses, pad=9, p=0, r=0):
+    """Hand-packed step samples: prompts left-padded, responses right-padded, to at least p / r columns."""
+    p, r = max(p, *map(len, prompts)), max(r, *map(len, responses))
+    rows_p = [[pad] * (p - len(x)) + x for x in prompts]
+    rows_r = [x + [pad] * (r - len(x)) for x in responses]
+    mask_p = [[0] * (p - len(x)) + [1] * len(x) for x in prompts]
+    mask_r = [[1] * len(x) + [0] * (r - len(x)) for x in responses]
+    attn = torch.tensor([a + b for a, b in zip(mask_p, mask_r)])
+    return DataProto.from_dict({
+        "prompts": torch.tensor(rows_p), "responses": torch.tensor(rows_r),
+        "input_ids": torch.tensor([a + b for a, b in zip(rows_p, rows_r)]), "attention_mask": attn,
+        "position_ids": (attn.cumsum(1) - 1).clamp(min=0), "response_mask": torch.tensor(mask_r),
+        "token_level_scores": torch.tensor([[0.0] * (len(x) - 1) + [1.0] + [0.0] * (r - len(x)) for x in responses]),
+        "seq_len": torch.tensor([len(x) for x in responses]),
+    }, {"uid": ["g"] * len(prompts)})
+
+
+def test_concat_step_samples_repads_to_the_longest_real_prompt_and_response():
+    # a: P=3 with a column of padding only (as after dropping the rows that needed it), R=2; b: P=2, R=3
+    a = _steps([[1, 2], [3]], [[4, 5], [6]], p=3)
+    b = _steps([[7, 8]], [[10, 11, 12]])
+    out = concat_step_samples([a, b], pad_token_id=9)
+    assert out.batch["prompts"].tolist() == [[1, 2], [9, 3], [7, 8]]
+    assert out.batch["responses"].tolist() == [[4, 5, 9], [6, 9, 9], [10, 11, 12]]
+    assert out.batch["input_ids"].tolist() == [[1, 2, 4, 5, 9], [9, 3, 6, 9, 9], [7, 8, 10, 11, 12]]
+    assert out.batch["attention_mask"].tolist() == [[1, 1, 1, 1, 0], [0, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert out.batch["position_ids"].tolist() == [[0, 1, 2, 3, 3], [0, 0, 1, 1, 1], [0, 1, 2, 3, 4]]
+    assert out.batch["response_mask"].tolist() == [[1, 1, 0], [1, 0, 0], [1, 1, 1]]
+    assert out.batch["token_level_scores"].tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    assert out.batch["seq_len"].tolist() == [2, 1, 3]  # per-row tensors are stacked as they are
+    same = concat_step_samples([b, b[np.array([], dtype=np.int64)]])  # empty parts are skipped
+    assert torch.equal(same.batch["input_ids"], b.batch["input_ids"])
+
+
+def test_concat_step_samples_rejects_an_unknown_width():
+    a = _steps([[1]], [[2, 3]])
+    a.batch["odd"] = torch.zeros(1, 5)
+    with pytest.raises(ValueError, match=r"batch\['odd'\] is \(1, 5\), neither response-shaped \[bs, 2\]"):
+        concat_step_samples([a, a])
+    with pytest.raises(ValueError, match="at least one"):
+        concat_step_samples([])
 
 
 def test_repeat_interleaved_and_tiled():

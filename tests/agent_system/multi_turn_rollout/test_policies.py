@@ -32,6 +32,9 @@ def test_training_seeds_each_call_by_step_and_turn_as_before():
     # the formula of the trainer's per-turn generator before the one episode driver: unchanged samples
     assert s.seeds is None and s.seed == int(np.random.SeedSequence([5, 7, 0, 2]).generate_state(1)[0] >> 1)
     assert s.seed == turn_seed(5, 7, 2)
+    # dynamic sampling's further generation batches of the step draw other numbers
+    extra = EnginePolicy(None, None, SamplingParams(seed=5), per_episode=False, train_step=7, gen_batch=1)
+    assert extra.sampling_for([EpisodeKey("t/a", 0, 2)]).seed == turn_seed(5, 7, 2, 1) != s.seed
     assert EnginePolicy(None, None, SamplingParams(seed=None)).sampling_for([EpisodeKey("t", 0, 0)]).seed is None
 
 

@@ -36,14 +36,18 @@ def _rollout(uids, rewards, extra=None):
 
 
 def test_metric_values():
-    batch = _rollout(["a", "a"], [1.0, 0.0], {"acc": [True, False]})
+    batch = _rollout(["a", "a"], [1.0, 0.0], {"won": [True, False], "episode_rewards": [3.0, 0.5]})
     assert filter_metric_values(batch, "seq_reward").tolist() == [1.0, 0.0]
     assert filter_metric_values(batch, "seq_final_reward").tolist() == [2.0, 0.0]
-    assert filter_metric_values(batch, "acc").tolist() == [1.0, 0.0]
-    with pytest.raises(ValueError, match="filter_groups.metric='score' is neither .*acc, traj_uid, uid"):
-        filter_metric_values(batch, "score")
+    assert filter_metric_values(batch, "won").tolist() == [1.0, 0.0]
+    assert filter_metric_values(batch, "episode_rewards").tolist() == [3.0, 0.5]
+    with pytest.raises(ValueError, match="unknown dynamic-sampling metric 'acc' .algorithm.filter_groups.metric.; "
+                                         "known: episode_rewards, seq_final_reward, seq_reward, won"):
+        filter_metric_values(batch, "acc")
     with pytest.raises(ValueError, match=r"metric=seq_reward needs batch\['token_level_scores'\]"):
         filter_metric_values(batch.select(batch_keys=["token_level_rewards"]), "seq_reward")
+    with pytest.raises(ValueError, match="metric=won needs the rollout field 'won'"):
+        filter_metric_values(batch.select(batch_keys=["token_level_scores"], non_tensor_batch_keys=["uid"]), "won")
 
 
 def test_sampler_accumulates_until_full_and_cuts_at_whole_groups():
@@ -75,8 +79,8 @@ def test_exhausted_budget_can_raise_as_verl_does():
 
 
 def test_bad_settings_name_the_key():
-    with pytest.raises(ValueError, match="algorithm.filter_groups.max_num_gen_batches=0 must be > 0"):
-        DynamicSampler(target_groups=2, max_num_gen_batches=0)
+    with pytest.raises(ValueError, match="algorithm.filter_groups.max_num_gen_batches=-1 must be >= 0"):
+        DynamicSampler(target_groups=2, max_num_gen_batches=-1)
     with pytest.raises(ValueError, match="data.train_batch_size"):
         DynamicSampler(target_groups=0, max_num_gen_batches=1)
     with pytest.raises(ValueError, match="exhausted='skip'"):
@@ -90,3 +94,91 @@ def test_a_batch_with_no_varying_group_adds_nothing():
     assert len(sampler.add(_rollout(["a", "a"], [1, 1]), "seq_reward")) == 0 and not sampler.done
     sampler.add(_rollout(["b", "b"], [1, 0]), "seq_reward")
     assert sampler.done and sampler.batch().non_tensor_batch["uid"].tolist() == ["b", "b"]
+
+
+def test_no_bound_keeps_generating_as_verl_does_with_zero():
+    sampler = DynamicSampler(target_groups=1, max_num_gen_batches=0)
+    for i in range(12):  # more than any bound the recipes set
+        sampler.add(_rollout([f"g{i}", f"g{i}"], [1, 1]), "seq_reward")
+    assert not sampler.done and sampler.num_gen_batches == 12
+    sampler.add(_rollout(["last", "last"], [0, 1]), "seq_reward")
+    assert sampler.done and sampler.metrics() == {
+        "train/num_gen_batches": 13.0, "train/groups_played": 13.0, "train/groups_filtered": 12.0,
+        "train/groups_kept": 1.0, "train/gen_batch_bound_hit": 0.0}
+
+
+def test_a_rollout_without_samples_counts_as_a_generation_batch():
+    sampler = DynamicSampler(target_groups=1, max_num_gen_batches=2)
+    assert sampler.add(None, "seq_reward") is None
+    assert sampler.batch() is None and not sampler.done
+    sampler.add(_rollout(["a", "a"], [1, 1]), "seq_reward")  # the bound: kept unfiltered
+    assert sampler.done and sampler.metrics()["train/gen_batch_bound_hit"] == 1.0
+    assert sampler.metrics()["train/groups_filtered"] == 0.0
+
+
+# ----------------------------------------------------------------- multi-turn generation batches
+
+
+def _turns(episodes, pad=0):
+    """A generation batch as the rollout loop packs it: one row per turn of each episode, prompts
+    left-padded and responses right-padded to this batch's longest; the episode return on the last
+    response token of every row. ``episodes``: (uid, traj_uid, return, [(prompt ids, response ids)])."""
+    rows = [(u, t, ret, k, p, r) for u, t, ret, turns in episodes for k, (p, r) in enumerate(turns)]
+    P, R = max(len(x[4]) for x in rows), max(len(x[5]) for x in rows)
+    prompts = torch.tensor([[pad] * (P - len(p)) + p for *_, p, _ in rows])
+    responses = torch.tensor([r + [pad] * (R - len(r)) for *_, r in rows])
+    attn = torch.tensor([[0] * (P - len(p)) + [1] * len(p) + [1] * len(r) + [0] * (R - len(r)) for *_, p, r in rows])
+    scores = torch.zeros(len(rows), R)
+    for i, (_, _, ret, _, _, r) in enumerate(rows):
+        scores[i, len(r) - 1] = ret
+    tensors = {"prompts": prompts, "responses": responses, "input_ids": torch.cat([prompts, responses], 1),
+               "attention_mask": attn, "position_ids": (attn.cumsum(1) - 1).clamp(min=0),
+               "response_mask": attn[:, P:], "token_level_scores": scores}
+    return DataProto.from_dict(tensors, {"uid": [x[0] for x in rows], "traj_uid": [x[1] for x in rows],
+                                         "step_index": [x[3] for x in rows]})
+
+
+def test_multi_turn_batches_of_different_widths_are_filtered_by_group_and_concatenated():
+    first = _turns([
+        ("a", "a0", 1.0, [([1, 2], [3]), ([4, 5], [6, 7])]),  # two turns, won
+        ("a", "a1", 0.0, [([1, 2], [8])]),                     # one turn, lost: group a varies -> kept
+        ("b", "b0", 0.0, [([9, 9, 9, 9], [5, 5, 5])]),         # b: both lost -> dropped (the widest rows)
+        ("b", "b1", 0.0, [([9], [5]), ([9], [5])]),
+    ])
+    second = _turns([
+        ("c", "c0", 1.0, [([6, 6, 6, 6, 6], [2, 2, 2, 2])]),   # c: both won -> dropped
+        ("c", "c1", 1.0, [([6], [2])]),
+        ("d", "d0", 0.0, [([7], [1])]),                        # d: varies -> kept
+        ("d", "d1", 1.0, [([7], [1]), ([7, 1, 7], [2, 3]), ([7, 1, 7, 2, 3], [4])]),
+    ])
+    sampler = DynamicSampler(target_groups=2, max_num_gen_batches=3, pad_token_id=0)
+    sampler.add(first, "seq_reward")
+    assert not sampler.done
+    sampler.add(second, "seq_reward")
+    assert sampler.done
+    out = sampler.batch()
+    nt = out.non_tensor_batch
+    assert nt["uid"].tolist() == ["a", "a", "a", "d", "d", "d", "d"]
+    assert nt["traj_uid"].tolist() == ["a0", "a0", "a1", "d0", "d1", "d1", "d1"]
+    assert nt["step_index"].tolist() == [0, 1, 0, 0, 0, 1, 2]
+    # widths: the longest kept prompt (5, d1's third turn) and response (2); b's and c's are gone
+    assert out.batch["prompts"].tolist() == [[0, 0, 0, 1, 2], [0, 0, 0, 4, 5], [0, 0, 0, 1, 2], [0, 0, 0, 0, 7],
+                                             [0, 0, 0, 0, 7], [0, 0, 7, 1, 7], [7, 1, 7, 2, 3]]
+    assert out.batch["responses"].tolist() == [[3, 0], [6, 7], [8, 0], [1, 0], [1, 0], [2, 3], [4, 0]]
+    assert out.batch["input_ids"][1].tolist() == [0, 0, 0, 4, 5, 6, 7]
+    assert out.batch["position_ids"][5].tolist() == [0, 0, 0, 1, 2, 3, 4]
+    assert out.batch["attention_mask"][6].tolist() == [1, 1, 1, 1, 1, 1, 0]
+    assert out.batch["token_level_scores"].tolist() == [[1, 0], [0, 1], [0, 0], [0, 0], [1, 0], [0, 1], [1, 0]]
+    assert torch.equal(out.batch["response_mask"], out.batch["attention_mask"][:, 5:])
+    assert sampler.metrics() == {"train/num_gen_batches": 2.0, "train/groups_played": 4.0,
+                                 "train/groups_filtered": 2.0, "train/groups_kept": 2.0,
+                                 "train/gen_batch_bound_hit": 0.0}
+
+
+def test_surplus_groups_are_cut_whole():
+    sampler = DynamicSampler(target_groups=1, max_num_gen_batches=1)
+    sampler.add(_turns([("a", "a0", 1.0, [([1], [2]), ([1], [2])]), ("a", "a1", 0.0, [([1], [2])]),
+                        ("b", "b0", 1.0, [([1], [2])]), ("b", "b1", 0.0, [([1], [2])])]), "seq_reward")
+    out = sampler.batch()
+    assert out.non_tensor_batch["traj_uid"].tolist() == ["a0", "a0", "a1"]
+    assert sampler.metrics()["train/groups_kept"] == 1.0

@@ -109,6 +109,8 @@ def test_wrong_type_fails():
         ("actor_rollout_ref.actor.clip_ratio_c=0.5", "clip_ratio_c"),
         ("actor_rollout_ref.actor.policy_loss.loss_mode=gspo_x", "actor_rollout_ref.actor.policy_loss.loss_mode"),
         ("algorithm.kl_ctrl.type=pid", "algorithm.kl_ctrl.type"),
+        ("algorithm.filter_groups.metric=acc", "algorithm.filter_groups.metric"),
+        ("algorithm.filter_groups.max_num_gen_batches=-1", "algorithm.filter_groups.max_num_gen_batches"),
     ],
 )
 def test_impossible_values_fail_with_the_key(override, key):
@@ -125,6 +127,17 @@ def test_critic_keys_are_checked_only_when_the_estimator_runs_a_critic():
             load_config("ppo_trainer", ["algorithm.adv_estimator=gae", override])
     cfg = load_config("ppo_trainer", ["algorithm.adv_estimator=gae", "critic.model.path=", "trainer.critic_warmup=3"])
     assert (cfg.critic.model.path, cfg.trainer.critic_warmup, cfg.algorithm.lam) == ("", 3, 1.0)
+
+
+def test_filter_groups_settings_that_cannot_filter_are_refused():
+    cfg = load_config("ppo_trainer", ["algorithm.filter_groups.enable=True", "algorithm.filter_groups.max_num_gen_batches=10"])
+    assert (cfg.algorithm.filter_groups.metric, cfg.algorithm.filter_groups.max_num_gen_batches) == ("seq_reward", 10)
+    with pytest.raises(ValueError, match="filter_groups.enable=True compares members of a group, but env.rollout.n=1"):
+        load_config("ppo_trainer", ["algorithm.filter_groups.enable=True", "env.rollout.n=1",
+                                    "algorithm.adv_estimator=reinforce_plus_plus"])
+    with pytest.raises(ValueError, match="metric=seq_final_reward with algorithm.use_kl_in_reward=True"):
+        load_config("ppo_trainer", ["algorithm.filter_groups.enable=True", "algorithm.filter_groups.metric=seq_final_reward",
+                                    "algorithm.use_kl_in_reward=True"])
 
 
 def test_search_validation_cap_is_checked_by_its_family():
