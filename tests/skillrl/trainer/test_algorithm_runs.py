@@ -27,14 +27,16 @@ TINY_RUN = [
 ]
 
 
-def _main_ppo(run_dir: Path, *args: str) -> list:
-    """Run to the end; the metrics rows of the training steps."""
+def _main_ppo(run_dir: Path, *args: str, output: list = None) -> list:
+    """Run to the end; the metrics rows of the training steps (and its log appended to ``output``)."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAY_worker_niceness="0",
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run([sys.executable, "-m", "skillrl.main_ppo", *TINY_RUN, *args,
                            f"trainer.default_local_dir={run_dir}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    if output is not None:
+        output.append(proc.stdout + proc.stderr)
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     return [r for r in rows if "timing/step" in r]
 
@@ -83,4 +85,19 @@ def test_gigpo_with_similarity_two_steps(tmp_path):
                      "algorithm.gigpo.similarity_thresh=0.9", "trainer.total_training_steps=2")
     assert [r["training/global_step"] for r in rows] == [1, 2]
     for row in rows:
+        _finite(row, ["actor/pg_loss", "actor/grad_norm", "critic/advantages_mean"])
+
+
+def test_dapo_dynamic_sampling_two_steps(tmp_path):
+    """The tiny random model never wins, so with metric=won every group is constant: each step's
+    first generation batch is filtered out, the second (the bound) is kept unfiltered and trained on."""
+    log: list = []
+    rows = _main_ppo(tmp_path / "run", "algorithm.filter_groups.enable=True", "algorithm.filter_groups.metric=won",
+                     "algorithm.filter_groups.max_num_gen_batches=2", "trainer.total_training_steps=2", output=log)
+    assert [r["training/global_step"] for r in rows] == [1, 2]
+    assert log[0].count("after 2 generation batches, fewer than the 1 a training batch needs") == 2, log[0][-3000:]
+    for row in rows:
+        assert (row["train/num_gen_batches"], row["train/groups_played"], row["train/groups_filtered"],
+                row["train/groups_kept"], row["train/gen_batch_bound_hit"]) == (2, 2, 1, 1, 1)
+        assert row["episode/num_episodes"] == 4  # two generation batches of one task x two members
         _finite(row, ["actor/pg_loss", "actor/grad_norm", "critic/advantages_mean"])
