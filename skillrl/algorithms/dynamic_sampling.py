@@ -173,7 +173,7 @@ class DynamicSampler:
         """The kept rows, cut after the first ``target_groups`` groups (whole groups only); None if none."""
         if self.num_gen_batches == 0:
             raise RuntimeError("DynamicSampler.batch called before any add")
-        if not self._parts:
+        if not any(len(part) for part in self._parts):
             return None
         merged = concat_step_samples(self._parts, self.pad_token_id)
         allowed = set(self._groups[: self.target_groups])

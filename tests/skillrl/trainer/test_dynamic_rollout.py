@@ -87,3 +87,6 @@ def test_a_generation_batch_without_samples_ends_the_sampling(caplog):
     assert metrics["train/num_gen_batches"] == 2.0 and metrics["train/groups_kept"] == 1.0
     nothing, _, _ = _run([empty])
     assert nothing.batch is None
+    constant = _generation_batch("c", [[1, 1]], [[1, 1]], width=2)
+    nothing, metrics, _ = _run([constant, empty])  # every group filtered out, then nothing played
+    assert nothing.batch is None and metrics["train/groups_filtered"] == 1.0
