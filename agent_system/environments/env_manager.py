@@ -75,7 +75,9 @@ class EnvironmentManager:
         self.max_steps = int(env_cfg.max_steps)
         self.history_length = int(env_cfg.history_length)
         self.inadmissible_is_invalid = bool(env_cfg.inadmissible_is_invalid)
-        self.top_k = int(env_cfg.skills_only_memory.top_k)
+        # what the configured memory retrieves per task, as the original read it from that memory's group
+        mem_cfg = env_cfg.retrieval_memory if env_cfg.use_retrieval_memory else env_cfg.skills_only_memory
+        self.top_k = int(mem_cfg.top_k)
         self._episodes: List[_Episode] = []
         self.reset_time_s = 0.0  # seconds spent in pool.reset
         self.step_time_s = 0.0  # seconds spent in pool.step
