@@ -61,6 +61,16 @@ def build_memories(env_cfg: Any, family: Any, tokenizer: Any = None) -> Tuple[Op
     return (None, None) if train is None else (train, train.copy())
 
 
+def memory_tokenizer(cfg: Any) -> Optional[Any]:
+    """The tokenizer of ``actor_rollout_ref.model`` when the raw-trajectory memory needs one for its
+    token budget (evaluation and collection with a model policy count as training does), else None."""
+    if not cfg.env.use_retrieval_memory:
+        return None
+    from skillrl.utils.tiny_model import resolve_model_path
+
+    return load_tokenizer(cfg.actor_rollout_ref.model, resolve_model_path(cfg.actor_rollout_ref.model.path))
+
+
 def skill_memory(memory: Any) -> Optional[Any]:
     """``memory`` when it is a skill bank (evolved, counted and checkpointed), else None."""
     return memory if hasattr(memory, "bank") else None
