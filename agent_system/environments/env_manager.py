@@ -2,7 +2,7 @@
 
 It sits between text policies and a pool of environments. ``reset(tasks)`` starts one episode
 per environment and, when a skill memory is attached, retrieves the skills for each task
-description right then, so **the skills are in the prompt from the first step on** and stay the
+description right then (or, with the raw-trajectory memory, the similar stored episodes), so **the skills are in the prompt from the first step on** and stay the
 same for the whole episode. ``step(outputs, active)`` projects each model output to an action
 (``family.project_actions``), steps the active environments in parallel and renders the next
 prompts from the family's templates (``family.templates``, or files under

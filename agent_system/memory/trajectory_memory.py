@@ -59,8 +59,14 @@ def char_estimate(text: str) -> int:
     return len(text) // 4
 
 
-def tokenizer_counter(tokenizer: Any) -> Callable[[str], int]:
-    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+class TokenizerCounter:
+    """Tokens of a text with a Hugging Face tokenizer (a class, not a lambda: the memory pickles)."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
 
 
 def load_memories(path: str) -> List[Dict[str, Any]]:
@@ -111,7 +117,7 @@ class RawTrajectoryMemory:
         if cfg.save_dir:
             os.makedirs(cfg.save_dir, exist_ok=True)
         memory = cls(memories, cfg.top_k, cfg.similarity_threshold, cfg.max_tokens, index,
-                     tokenizer_counter(tokenizer) if tokenizer is not None else None, source=cfg.json_path)
+                     TokenizerCounter(tokenizer) if tokenizer is not None else None, source=cfg.json_path)
         logger.info("retrieval memory %s: %d successful, %d failed episodes (top_k=%d, threshold=%.2f, "
                     "max_tokens=%d, tokens counted %s)", cfg.json_path, len(memory.success), len(memory.failure),
                     memory.top_k, memory.similarity_threshold, memory.max_tokens,

@@ -160,3 +160,18 @@ def test_a_hub_name_not_on_this_machine_falls_back_to_the_offline_model(tmp_path
         path = resolve_embedding_model("no-such-org/no-such-embedder", "env.retrieval_memory.embedding_model")
     assert path == default_embedding_model_path()
     assert "env.retrieval_memory.embedding_model='no-such-org/no-such-embedder'" in caplog.text
+
+
+def test_pickles_for_ray_workers(minilm, tiny_model_dir):
+    import pickle
+
+    from transformers import AutoTokenizer
+
+    from agent_system.memory.trajectory_memory import TokenizerCounter
+
+    memories = [_success("a", "put a mug in shelf.", [("go to shelf 1", "a mug")]), _failure("b", "put a mug in shelf.", ["x"])]
+    mem = RawTrajectoryMemory(memories, top_k=2, similarity_threshold=0.5, index=EmbeddingIndex(encoder=minilm),
+                              count_tokens=TokenizerCounter(AutoTokenizer.from_pretrained(tiny_model_dir)))
+    before = mem.format_for_prompt(mem.retrieve("put a mug in shelf."))
+    clone = pickle.loads(pickle.dumps(mem))  # the loaded model stays behind and is reloaded there
+    assert clone.format_for_prompt(clone.retrieve("put a mug in shelf.")) == before
