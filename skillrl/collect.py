@@ -125,7 +125,7 @@ def collect(cfg: Any) -> Dict[str, Any]:
     from agent_system.multi_turn_rollout.progress import EpisodeProgress
     from agent_system.multi_turn_rollout.rollout_loop import DriverCache, play_tasks, wants_ray_pool
     from agent_system.trajectory import summarize
-    from skillrl.trainer.components import build_memory
+    from skillrl.trainer.components import build_memory, memory_tokenizer
 
     c = cfg.collect
     family = make_env_family(cfg.env)
@@ -135,7 +135,8 @@ def collect(cfg: Any) -> Dict[str, Any]:
         from skillrl.utils.ray_init import env_worker_cpus, init_ray
 
         init_ray(cfg.ray_init, env_worker_cpus(cfg.env, c.batch_size), cfg.actor_rollout_ref.model.external_lib)
-    drivers = DriverCache(cfg.env, family, build_memory(cfg.env, family), use_ray=use_ray)
+    tokenizer = memory_tokenizer(cfg) if c.policy == "model" else None
+    drivers = DriverCache(cfg.env, family, build_memory(cfg.env, family, tokenizer), use_ray=use_ray)
     policy = build_policy(cfg, family)
     writer = BatchWriter(c, policy, _teacher(cfg) if c.teacher_reasoning else None)
     progress = EpisodeProgress(len(tasks), f"collect {c.policy} on {family.name}/{c.split}")

@@ -95,7 +95,7 @@ def evaluate(cfg: Any) -> Dict[str, Any]:
     from agent_system.environments.base import make_env_family
     from agent_system.multi_turn_rollout.rollout_loop import wants_ray_pool
     from agent_system.trajectory import summarize, write_jsonl
-    from skillrl.trainer.components import build_memory
+    from skillrl.trainer.components import build_memory, memory_tokenizer
 
     t_start = time.perf_counter()
     family = make_env_family(cfg.env)
@@ -105,7 +105,9 @@ def evaluate(cfg: Any) -> Dict[str, Any]:
         from skillrl.utils.ray_init import env_worker_cpus, init_ray
 
         init_ray(cfg.ray_init, env_worker_cpus(cfg.env, cfg.eval.batch_size), cfg.actor_rollout_ref.model.external_lib)
-    memory = None if cfg.eval.policy == "expert" else build_memory(cfg.env, family)  # the expert reads no prompt
+    # the expert reads no prompt; an endpoint's tokenizer is unknown (raw memory then counts characters // 4)
+    tokenizer = memory_tokenizer(cfg) if cfg.eval.policy == "model" else None
+    memory = None if cfg.eval.policy == "expert" else build_memory(cfg.env, family, tokenizer)
     trajs, timing = play(cfg, family, tasks, memory, use_ray)
     result = summarize(trajs, family.task_types)
     result["family_metrics"] = family.extra_metrics(trajs)

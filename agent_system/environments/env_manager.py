@@ -2,7 +2,7 @@
 
 It sits between text policies and a pool of environments. ``reset(tasks)`` starts one episode
 per environment and, when a skill memory is attached, retrieves the skills for each task
-description right then, so **the skills are in the prompt from the first step on** and stay the
+description right then (or, with the raw-trajectory memory, the similar stored episodes), so **the skills are in the prompt from the first step on** and stay the
 same for the whole episode. ``step(outputs, active)`` projects each model output to an action
 (``family.project_actions``), steps the active environments in parallel and renders the next
 prompts from the family's templates (``family.templates``, or files under
@@ -75,7 +75,9 @@ class EnvironmentManager:
         self.max_steps = int(env_cfg.max_steps)
         self.history_length = int(env_cfg.history_length)
         self.inadmissible_is_invalid = bool(env_cfg.inadmissible_is_invalid)
-        self.top_k = int(env_cfg.skills_only_memory.top_k)
+        # what the configured memory retrieves per task, as the original read it from that memory's group
+        mem_cfg = env_cfg.retrieval_memory if env_cfg.use_retrieval_memory else env_cfg.skills_only_memory
+        self.top_k = int(mem_cfg.top_k)
         self._episodes: List[_Episode] = []
         self.reset_time_s = 0.0  # seconds spent in pool.reset
         self.step_time_s = 0.0  # seconds spent in pool.step

@@ -10,7 +10,10 @@ class RetrievedSkills:
     """Skills retrieved for one task.
 
     Skills and mistakes are bank entries (dicts in the bank's JSON format, see
-    :mod:`skillrl.skills.bank`). Read access by key (``retrieved["general_skills"]``,
+    :mod:`skillrl.skills.bank`). From the raw-trajectory memory (``retrieval_mode="trajectory"``)
+    every list holds entries with ``memory_id``, ``score``, the rendered ``text`` and its ``tokens``:
+    planning patterns in ``general_skills``, similar solved episodes in ``task_specific_examples``,
+    failed episodes' mistakes in ``mistakes_to_avoid``. Read access by key (``retrieved["general_skills"]``,
     ``retrieved.get("task_type")``) is kept because the original SkillRL ``retrieve`` returned a
     dict with these keys and user code indexes it.
     """
@@ -20,8 +23,9 @@ class RetrievedSkills:
     mistakes_to_avoid: List[Dict[str, Any]] = field(default_factory=list)
     task_type: str = "unknown"  # the canonical type used (the environment's, else detected)
     category: Optional[str] = None  # the bank category used; None when the bank lacks one for task_type
-    retrieval_mode: str = "template"  # template | embedding
-    task_specific_examples: List[Dict[str, Any]] = field(default_factory=list)  # always empty, as in the original
+    retrieval_mode: str = "template"  # template | embedding | trajectory
+    # empty from the skill bank, as in the original; stored episodes from the raw-trajectory memory
+    task_specific_examples: List[Dict[str, Any]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
         if key not in _FIELDS:

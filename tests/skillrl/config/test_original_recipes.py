@@ -20,8 +20,7 @@ from skillrl.main_ppo import epochs_instead_of_steps
 
 DATA = json.loads(Path(__file__).with_name("original_recipes.json").read_text())["recipes"]
 REPO = Path(__file__).resolve().parents[3]
-RAW_MEMORY = pytest.mark.xfail(strict=True, reason="env.retrieval_memory.* arrives with h3-rawmem")
-CASES = [pytest.param(name, marks=RAW_MEMORY) if name == "run_alfworld.sh" else name for name in sorted(DATA)]
+CASES = sorted(DATA)
 
 
 def _local_files(home: Path, reference) -> None:
