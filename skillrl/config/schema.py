@@ -1,7 +1,9 @@
 """Typed configuration: one dataclass per YAML group, field names identical to the YAML keys.
 
-Defaults live here and only here. The YAML files under ``configs/`` name the schema as their
-first default and override a few values, so a key that is not declared below (a typo) fails at
+Defaults live here and only here, but for an environment family's ``env.<name>`` group: that is
+declared in the family's folder (``agent_system/environments/<name>/config.py``) and added to
+``EnvConfig`` by :func:`build_env_config`. The YAML files under ``configs/`` name the schema as
+their first default and override a few values, so a key that is not declared below (a typo) fails at
 start-up with Hydra's "Key 'x' not in 'YConfig'" message, and :func:`validate` rejects impossible
 values with a ``ValueError`` that says what to change.
 
