@@ -90,8 +90,7 @@ def test_the_family_config_group_is_set_from_overrides_and_checked():
     cfg = load_config("ppo_trainer", ["env.env_name=ToyCount", "env.toy.num_val_tasks=5"])
     assert cfg.env.toy == ToyConfig(num_val_tasks=5)
     assert len(make_env_family(cfg.env).tasks("valid")) == 5
-    assert load_config("eval", ["env.env_name=toy"]).env.toy.num_val_tasks == 3  # the group's default
-    assert load_config("ppo_trainer", []).env.toy == ToyConfig()  # declared whichever family is chosen
+    assert load_config("eval", []).env.toy == ToyConfig()  # the defaults, whichever family is chosen
     with pytest.raises(ValueError, match=r"env\.toy\.num_val_tasks=0 must be >= 1"):
         load_config("ppo_trainer", ["env.env_name=toy", "env.toy.num_val_tasks=0"])
     with pytest.raises(ValueError, match=r"env\.toy\.num_val_taks.*did you mean env\.toy\.num_val_tasks"):

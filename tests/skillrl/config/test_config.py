@@ -171,3 +171,8 @@ def test_an_external_lib_on_the_command_line_brings_its_env_group(tmp_path):
                    "@ENV_CONFIGS.register('libgroup')\n@dataclass\nclass LibGroupConfig:\n    depth: int = 1\n")
     cfg = load_config("ppo_trainer", [f"actor_rollout_ref.model.external_lib={lib}", "env.libgroup.depth=4"])
     assert cfg.env.libgroup.depth == 4 and cfg.env.household.size == 1
+    # The entry point imports the module before Hydra composes the group.
+    out = subprocess.run([sys.executable, "-m", "skillrl.main_ppo", "--cfg", "job", "env.libgroup.depth=4",
+                          f"actor_rollout_ref.model.external_lib={lib}"], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    assert out.returncode == 0 and "libgroup:\n    depth: 4" in out.stdout, out.stderr[-2000:]
