@@ -17,7 +17,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from agent_system.environments.base import EnvFamily, StepResult, TaskSpec, TextEnv, make_env_family, register_env_family
+from agent_system.environments.base import (EnvFamily, StepResult, TaskSpec, TextEnv, make_env_family,
+                                            register_env_family)
 from skillrl.config import check_override_keys, load_config
 from skillrl.config.schema import PPOConfig
 from skillrl.registry import ENV_CONFIGS
@@ -81,9 +82,9 @@ def _ship_by_value():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-COMMON = ["env.env_name=ToyCount", "env.toy.num_val_tasks=6", "env.max_steps=2", "data.max_response_length=6", "data.max_prompt_length=128",
-          "env.use_skills_only_memory=false", "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
-          "actor_rollout_ref.rollout.seed=11", "trainer.device=cpu"]
+COMMON = ["env.env_name=ToyCount", "env.toy.num_val_tasks=6", "env.max_steps=2", "data.max_response_length=6",
+          "data.max_prompt_length=128", "env.use_skills_only_memory=false",
+          "actor_rollout_ref.rollout.val_kwargs.temperature=1.0", "actor_rollout_ref.rollout.seed=11", "trainer.device=cpu"]
 
 
 def test_the_family_config_group_is_set_from_overrides_and_checked():
