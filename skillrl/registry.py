@@ -32,6 +32,7 @@ __all__ = [
     "KL_CONTROLLERS",
     "FILTER_METRICS",
     "ENV_FAMILIES",
+    "ENV_CONFIGS",
     "SKILL_DOMAINS",
     "EXTERNAL_LIB_ENV",
     "import_external_libs",
@@ -113,6 +114,11 @@ FILTER_METRICS = Registry("dynamic-sampling metric", "algorithm.filter_groups.me
 # Environment family classes, under their names and aliases; the built-in ones are the folders of
 # agent_system/environments that hold a family.py (imported only when a name is not known yet).
 ENV_FAMILIES = Registry("environment", "env.env_name", ("agent_system.environments.builtin",))
+# Environment families' config groups: dataclasses registered under the family's name, each the
+# ``env.<name>.*`` group of the structured config (skillrl.config.schema.build_env_config). The
+# built-in ones are the ``config.py`` files of those family folders, loaded alone (dataclasses and
+# the stdlib), without the family packages.
+ENV_CONFIGS = Registry("environment config group", "env.<family>", ("agent_system.environments.builtin_configs",))
 # Skill-bank domains (skillrl.skills.task_types.SkillDomain: task types, detector, bank category
 # names, teacher prompt facts) under their canonical names; each family registers its own from its
 # folder, so they load with the built-in families. A family's name or alias also finds its domain

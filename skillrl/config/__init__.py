@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence, Type, TypeVar
 
 from skillrl.config.compat import warn_recipe_keys
-from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig
+from skillrl.config.schema import CollectConfig, EvalConfig, PPOConfig, SFTConfig, build_env_config
 from skillrl.config.validate import validate
 from skillrl.registry import import_external_libs
 
@@ -44,6 +44,7 @@ def register_schemas() -> None:
     """Put the dataclass schemas in Hydra's ConfigStore so YAML can name them in `defaults`."""
     from hydra.core.config_store import ConfigStore
 
+    build_env_config()  # env.<family> groups registered since the last schema use
     cs = ConfigStore.instance()
     for name, node in _SCHEMAS.items():
         cs.store(name=name, node=node)
@@ -72,6 +73,7 @@ def to_dataclass(cfg: Any, schema: Type[T] = PPOConfig) -> T:
         obj = cfg
     else:
         container = OmegaConf.to_container(cfg, resolve=False) if OmegaConf.is_config(cfg) else dict(cfg)
+        build_env_config()
         check_unknown_keys(container, schema)
         warn_recipe_keys(container)
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
@@ -154,6 +156,7 @@ def check_override_keys(argv: Sequence[str], schema: type) -> None:
     Hydra's own error for ``trainer.totl_training_steps=2`` advises appending with ``+``, and
     only then would the schema check say what was meant; this says it first.
     """
+    build_env_config()
     for arg in argv:
         if arg.startswith("-") or ("=" not in arg and not arg.startswith("~")):
             continue  # Hydra's flags and their values (--cfg job, -m, --config-name x)
@@ -183,12 +186,26 @@ def load_config(
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    import_override_libs(overrides or [])
     register_schemas()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=os.path.abspath(config_dir or CONFIG_DIR), version_base=None):
         cfg = compose(config_name=config_name, overrides=normalize_overrides(overrides or []))
     schema = schema or _schema_for(config_name, config_dir or CONFIG_DIR)
     return to_dataclass(cfg, schema)
+
+
+EXTERNAL_LIB_KEY = "actor_rollout_ref.model.external_lib"
+
+
+def import_override_libs(argv: Sequence[str]) -> None:
+    """Import the modules an ``actor_rollout_ref.model.external_lib=`` override names (the last one
+    wins), before the schema is built: a family they define brings its ``env.<name>`` group, which
+    the other overrides may set. A module named only in a YAML is imported later, at validation,
+    too late to declare a group."""
+    values = [arg.split("=", 1)[1].strip("\"'") for arg in argv if arg.lstrip("+").split("=", 1)[0] == EXTERNAL_LIB_KEY]
+    if values and values[-1] not in ("", "null"):
+        import_external_libs(values[-1], EXTERNAL_LIB_KEY)
 
 
 def _schema_for(config_name: str, config_dir: str) -> type:
@@ -206,10 +223,11 @@ def _schema_for(config_name: str, config_dir: str) -> type:
 def hydra_argv(schema: Optional[type] = None) -> None:
     """Rewrite ``sys.argv`` in place before ``@hydra.main`` parses it; with ``schema``, an unknown
     override key ends the program with one line naming the nearest declared key (exit status 2)."""
-    if schema is not None:
-        try:
+    try:
+        import_override_libs(sys.argv[1:])
+        if schema is not None:
             check_override_keys(sys.argv[1:], schema)
-        except ValueError as e:
-            sys.exit(f"error: {e}")
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     sys.argv[1:] = normalize_overrides(sys.argv[1:])
     register_schemas()

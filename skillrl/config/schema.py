@@ -1,7 +1,9 @@
 """Typed configuration: one dataclass per YAML group, field names identical to the YAML keys.
 
-Defaults live here and only here. The YAML files under ``configs/`` name the schema as their
-first default and override a few values, so a key that is not declared below (a typo) fails at
+Defaults live here and only here, but for an environment family's ``env.<name>`` group: that is
+declared in the family's folder (``agent_system/environments/<name>/config.py``) and added to
+``EnvConfig`` by :func:`build_env_config`. The YAML files under ``configs/`` name the schema as
+their first default and override a few values, so a key that is not declared below (a typo) fails at
 start-up with Hydra's "Key 'x' not in 'YConfig'" message, and :func:`validate` rejects impossible
 values with a ``ValueError`` that says what to change.
 
@@ -11,8 +13,11 @@ Key names follow the original SkillRL / verl-agent recipes (``data.*``,
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
+
+from skillrl.registry import ENV_CONFIGS
 
 # ----------------------------------------------------------------------------------------- data
 
@@ -352,59 +357,11 @@ class ResourcesPerWorkerConfig:
 
 
 @dataclass
-class AlfworldConfig:
-    data_path: Optional[str] = None  # None: $ALFWORLD_DATA
-    eval_dataset: str = "eval_in_distribution"  # eval_in_distribution | eval_out_of_distribution
-    speedups: bool = True  # cache pure parts of the TextWorld engine
-    task_types: Optional[List[str]] = None  # None: all six
-    # Once an episode leaves the game's walkthrough, ask fast-downward for a new expert plan
-    # (info["expert_plan"]); off by default: one replan can take tens of seconds.
-    expert_replan: bool = False
-
-
-@dataclass
-class HouseholdConfig:
-    size: int = 1  # 1 (smallest rooms) .. 5
-    num_train_tasks: int = 512
-    num_val_tasks: int = 64
-    task_types: Optional[List[str]] = None  # None: all six
-    # The expert policy=expert plays: oracle (knows where everything is: the shortest solution) or
-    # search (uses only what the agent has seen, searching likely places first: the one to imitate).
-    expert: str = "oracle"
-
-
-@dataclass
-class WebshopConfig:
-    data_path: Optional[str] = None  # None: $WEBSHOP_DATA
-    use_small: bool = True  # the 1000-product files
-    human_goals: bool = False  # synthetic goals, as SkillRL; true: the human-written instructions
-    # success: 10.0 for a perfect purchase, else 0 (what SkillRL trains on); score: the paper's graded
-    # reward. info["task_score"] always carries the graded score.
-    reward_type: str = "success"
-    # Index ranges of the shuffled goals: [0, num_test_goals) test; validation [num_test_goals,
-    # + num_valid_goals), or the test goals when num_valid_goals=0 (SkillRL's split: validation
-    # [0, 500), training [500, end)); 1000 gives WebShop's baselines' split. Training: the rest.
-    num_test_goals: int = 500
-    num_valid_goals: int = 0
-
-
-@dataclass
-class SearchConfig:
-    data_path: Optional[str] = None  # None: $SEARCH_DATA
-    datasets: List[str] = field(default_factory=lambda: ["nq", "hotpotqa"])  # training (Search-R1's mix)
-    # validation and test: the seven datasets of Search-R1's test file, as SkillRL validates
-    val_datasets: List[str] = field(default_factory=lambda: [
-        "nq", "triviaqa", "popqa", "hotpotqa", "2wikimultihopqa", "musique", "bamboogle"])
-    val_max_tasks: int = -1  # validation questions per training run's validation; -1: all (SkillRL)
-    retrieval_url: str = "http://127.0.0.1:8000/retrieve"
-    search_url: Optional[str] = None  # the original recipes' name for retrieval_url; wins when set
-    topk: int = 3
-    timeout_s: float = 10.0
-    max_retries: int = 2
-
-
-@dataclass
 class EnvConfig:
+    """``env.*``: what every family shares. Each family's own group (``env.alfworld``, ...) is
+    declared beside the family; :func:`build_env_config` rebinds this name to a subclass with one
+    field per registered group."""
+
     env_name: str = "household"  # household | alfworld/AlfredTWEnv | webshop | search
     seed: int = 0
     max_steps: int = 20
@@ -428,10 +385,41 @@ class EnvConfig:
     # Retrieved raw trajectories take the skills' place in the prompt (the skill bank is not loaded)
     use_retrieval_memory: bool = False
     retrieval_memory: RetrievalMemoryConfig = field(default_factory=RetrievalMemoryConfig)
-    alfworld: AlfworldConfig = field(default_factory=AlfworldConfig)
-    household: HouseholdConfig = field(default_factory=HouseholdConfig)
-    webshop: WebshopConfig = field(default_factory=WebshopConfig)
-    search: SearchConfig = field(default_factory=SearchConfig)
+
+
+ENV_SHARED = EnvConfig  # the fields above; EnvConfig is rebound below
+_env_groups: Tuple[Tuple[str, type], ...] = ()
+
+
+def build_env_config() -> type:
+    """Bind ``EnvConfig`` to the shared ``env.*`` fields plus one field per config group in
+    :data:`skillrl.registry.ENV_CONFIGS` (``env.<family>``, defaulting to the group's defaults),
+    and return it.
+
+    Run when this module is imported (the built-in groups) and again by ``skillrl.config`` before
+    each schema use, so a group that a test file or an ``external_lib`` module registered since
+    is declared too; the class is rebuilt only when the registered groups changed.
+    """
+    global EnvConfig, _env_groups
+    groups = tuple((name, ENV_CONFIGS.get(name)) for name in ENV_CONFIGS.names())
+    if groups == _env_groups:
+        return EnvConfig
+    shared = {f.name for f in dataclasses.fields(ENV_SHARED)}
+    for name, group in groups:
+        where = f"{getattr(group, '__module__', '?')}.{getattr(group, '__qualname__', group)}"
+        if name in shared or not name.isidentifier():
+            raise ValueError(f"environment config group {name!r} ({where}) cannot be the key env.{name}; "
+                             "register it under its family's name")
+        if not (isinstance(group, type) and dataclasses.is_dataclass(group)):
+            raise ValueError(f"environment config group {name!r} ({where}) must be a dataclass")
+    cls = dataclasses.make_dataclass("EnvConfig", [(n, g, field(default_factory=g)) for n, g in groups],
+                                     bases=(ENV_SHARED,))
+    cls.__module__, cls.__doc__ = __name__, ENV_SHARED.__doc__
+    EnvConfig, _env_groups = cls, groups
+    return cls
+
+
+build_env_config()
 
 
 # ------------------------------------------------------------------------------- entry points
@@ -527,7 +515,7 @@ class CollectConfig:
     data: DataConfig = field(default_factory=DataConfig)
     actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
+    env: EnvConfig = field(default_factory=lambda: EnvConfig())
     ray_init: RayInitConfig = field(default_factory=RayInitConfig)
 
 
@@ -571,5 +559,5 @@ class SFTConfig:
     data: DataConfig = field(default_factory=DataConfig)
     actor_rollout_ref: ActorRolloutRefConfig = field(default_factory=ActorRolloutRefConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    env: EnvConfig = field(default_factory=EnvConfig)
+    env: EnvConfig = field(default_factory=lambda: EnvConfig())
     ray_init: RayInitConfig = field(default_factory=RayInitConfig)

@@ -20,7 +20,7 @@ What the source does not record, and how it is filled in:
   task, so ``won`` is assumed true (``--assume_won false`` turns that off) unless a record carries
   its own ``reward`` / ``success`` field. The final step gets reward 1.0 when won.
 * the task type comes from the record's ``id`` / ``game_file`` when either names one of ALFWorld's
-  six task-type folders, else it is inferred from the goal's wording.
+  six task-type folders, else from the goal's wording by the ALFWorld family's detector.
 
 Command line: ``python -m skillrl.data.eto --input alfworld_sft.json --output demos.jsonl``.
 """
@@ -30,23 +30,14 @@ import argparse
 import json
 import logging
 import re
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from agent_system.trajectory import Step, Trajectory, write_jsonl
-from agent_system.environments.alfworld.task_types import ALFWORLD_TYPES
+from agent_system.environments.alfworld.task_types import ALFWORLD_TYPES, detect_alfworld_type
 
 logger = logging.getLogger(__name__)
 
 TASK_TYPES = ALFWORLD_TYPES  # the six ALFWorld task types, defined once by the alfworld family
-# Checked in order: "two" before the state changes, since "put two clean..." does not occur but
-# "find two X" must not be read as plain pick-and-place.
-_GOAL_PATTERNS: Sequence[Tuple[str, str]] = (
-    (r"\btwo\b", "pick_two_obj_and_place"),
-    (r"\b(clean|cleaned|wash)\b", "pick_clean_then_place_in_recep"),
-    (r"\b(hot|heat|heated|warm)\b", "pick_heat_then_place_in_recep"),
-    (r"\b(cool|cold|cooled|chill)\b", "pick_cool_then_place_in_recep"),
-    (r"\b(look at|examine)\b.*(lamp|light)", "look_at_obj_in_light"),
-)
 _TURN = re.compile(
     r"^\s*(?:think|thought)\s*:\s*(?P<think>.*)\s(?:act|action)\s*:\s*(?P<act>.+?)\s*$",
     re.IGNORECASE | re.DOTALL,
@@ -74,15 +65,13 @@ def format_model_output(think: str, action: str) -> str:
 
 
 def infer_task_type(goal: str, *names: Optional[str]) -> str:
-    """The task type named by an id / game path, else the one the goal's wording implies."""
+    """The task type named by an id / game path, else the one the goal's wording implies (the
+    ALFWorld family's detector, which types every goal of ALFWorld's games as its folder does)."""
     for name in names:
         for t in TASK_TYPES:
             if name and t in str(name):
                 return t
-    for pattern, task_type in _GOAL_PATTERNS:
-        if re.search(pattern, goal, re.IGNORECASE):
-            return task_type
-    return "pick_and_place_simple"
+    return detect_alfworld_type(goal)
 
 
 def _task_turn_index(turns: List[Dict[str, str]]) -> int:

@@ -1,6 +1,7 @@
 """Adding an environment is one family class plus one registration: a toy family defined only in
 this file trains a GRPO step through ``main_ppo`` (real Ray environment workers, FSDP actor, hf
-engine, the tiny model) and is evaluated through ``main_eval``, with no edit anywhere else.
+engine, the tiny model) and is evaluated through ``main_eval``, with no edit anywhere else. Its
+settings are a config group declared here too (``env.toy.*``), set from the command line.
 
 The same run checks the one seeding scheme: the final validation during training and
 ``main_eval`` of the exported model play the same episodes (the same texts, turn by turn, at a
@@ -11,14 +12,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from agent_system.environments.base import EnvFamily, StepResult, TaskSpec, TextEnv, register_env_family
-from skillrl.config import load_config
-
-pytestmark = pytest.mark.slow
+from agent_system.environments.base import (EnvFamily, StepResult, TaskSpec, TextEnv, make_env_family,
+                                            register_env_family)
+from skillrl.config import check_override_keys, load_config
+from skillrl.config.schema import PPOConfig
+from skillrl.registry import ENV_CONFIGS
 
 
 class CountEnv(TextEnv):
@@ -36,13 +39,26 @@ class CountEnv(TextEnv):
                           {"won": won, "admissible_actions": ["0", "1", "2"]})
 
 
-@register_env_family("toy_count", "ToyCount")
+@ENV_CONFIGS.register("toy")
+@dataclass
+class ToyConfig:
+    """``env.toy.*``: the toy family's own settings."""
+
+    num_val_tasks: int = 3
+
+
+@register_env_family("toy", "ToyCount")
 class CountFamily(EnvFamily):
     task_types = ("zero", "one", "two")
     local_pool = True
 
+    @classmethod
+    def check_config(cls, env_cfg: Any) -> None:
+        if env_cfg.toy.num_val_tasks < 1:
+            raise ValueError(f"env.toy.num_val_tasks={env_cfg.toy.num_val_tasks} must be >= 1")
+
     def tasks(self, split: str) -> List[TaskSpec]:
-        n = 4 if split == "train" else 6
+        n = 4 if split == "train" else self.env_cfg.toy.num_val_tasks
         return [TaskSpec(f"toy/{split}/{i}", split, self.task_types[i % 3], {"target": i % 3}) for i in range(n)]
 
     def make_env(self) -> TextEnv:
@@ -66,11 +82,23 @@ def _ship_by_value():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-COMMON = ["env.env_name=ToyCount", "env.max_steps=2", "data.max_response_length=6", "data.max_prompt_length=128",
-          "env.use_skills_only_memory=false", "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
-          "actor_rollout_ref.rollout.seed=11", "trainer.device=cpu"]
+COMMON = ["env.env_name=ToyCount", "env.toy.num_val_tasks=6", "env.max_steps=2", "data.max_response_length=6",
+          "data.max_prompt_length=128", "env.use_skills_only_memory=false",
+          "actor_rollout_ref.rollout.val_kwargs.temperature=1.0", "actor_rollout_ref.rollout.seed=11", "trainer.device=cpu"]
 
 
+def test_the_family_config_group_is_set_from_overrides_and_checked():
+    cfg = load_config("ppo_trainer", ["env.env_name=ToyCount", "env.toy.num_val_tasks=5"])
+    assert cfg.env.toy == ToyConfig(num_val_tasks=5)
+    assert len(make_env_family(cfg.env).tasks("valid")) == 5
+    assert load_config("eval", []).env.toy == ToyConfig()  # the defaults, whichever family is chosen
+    with pytest.raises(ValueError, match=r"env\.toy\.num_val_tasks=0 must be >= 1"):
+        load_config("ppo_trainer", ["env.env_name=toy", "env.toy.num_val_tasks=0"])
+    with pytest.raises(ValueError, match=r"env\.toy\.num_val_taks.*did you mean env\.toy\.num_val_tasks"):
+        check_override_keys(["env.toy.num_val_taks=2"], PPOConfig)
+
+
+@pytest.mark.slow
 def test_a_family_from_a_test_file_trains_and_evaluates(tmp_path, tiny_model_dir, ray_local):
     from skillrl.main_eval import evaluate
     from skillrl.main_ppo import run_ppo

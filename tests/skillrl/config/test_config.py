@@ -160,3 +160,32 @@ def test_original_search_url_key_is_an_alias():
 
     env = make_env_family(cfg.env).make_env()
     assert env.client.url == "http://127.0.0.1:9/retrieve"
+
+
+def test_env_groups_are_declared_beside_their_families():
+    """The built-in groups come from the family folders' config.py, loaded without the families."""
+    from skillrl.config import schema
+
+    env = schema.EnvConfig()
+    groups = {name: type(getattr(env, name)).__module__ for name in ("alfworld", "household", "webshop", "search")}
+    assert groups == {n: f"agent_system.environments.{n}.config" for n in groups}
+    assert (env.household.num_train_tasks, env.webshop.num_test_goals, env.search.topk) == (512, 500, 3)
+    code = ("import json, sys, skillrl.config\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('agent_system.environments.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO))).stdout
+    assert json.loads(out) == sorted(["agent_system.environments.builtin_configs",
+                                *(f"agent_system.environments.{n}.config" for n in groups)])
+
+
+def test_an_external_lib_on_the_command_line_brings_its_env_group(tmp_path):
+    lib = tmp_path / "skillrl_test_env_group_lib.py"
+    lib.write_text("from dataclasses import dataclass\nfrom skillrl.registry import ENV_CONFIGS\n\n\n"
+                   "@ENV_CONFIGS.register('libgroup')\n@dataclass\nclass LibGroupConfig:\n    depth: int = 1\n")
+    cfg = load_config("ppo_trainer", [f"actor_rollout_ref.model.external_lib={lib}", "env.libgroup.depth=4"])
+    assert cfg.env.libgroup.depth == 4 and cfg.env.household.size == 1
+    # The entry point imports the module before Hydra composes the group.
+    out = subprocess.run([sys.executable, "-m", "skillrl.main_ppo", "--cfg", "job", "env.libgroup.depth=4",
+                          f"actor_rollout_ref.model.external_lib={lib}"], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    assert out.returncode == 0 and "libgroup:\n    depth: 4" in out.stdout, out.stderr[-2000:]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +54,40 @@ def test_explicit_reward_overrides_assumption_and_goal_infers_type():
     assert eto.infer_task_type("look at bowl under the desklamp") == "look_at_obj_in_light"
     assert eto.infer_task_type("put a clean cloth in bathtubbasin") == "pick_clean_then_place_in_recep"
     assert eto.infer_task_type("put some vase on safe") == "pick_and_place_simple"
+
+
+# Goals of real ALFWorld games (valid_seen), two phrasings of each task type.
+REAL_GOALS = {
+    "look at pencil under the desklamp": "look_at_obj_in_light",
+    "examine the pencil with the desklamp": "look_at_obj_in_light",
+    "put some watch on safe": "pick_and_place_simple",
+    "put a vase in safe": "pick_and_place_simple",
+    "put a clean spatula in drawer": "pick_clean_then_place_in_recep",
+    "clean some spatula and put it in drawer": "pick_clean_then_place_in_recep",
+    "cool some potato and put it in microwave": "pick_cool_then_place_in_recep",
+    "put a cool tomato in microwave": "pick_cool_then_place_in_recep",
+    "put a hot tomato in garbagecan": "pick_heat_then_place_in_recep",
+    "heat some tomato and put it in garbagecan": "pick_heat_then_place_in_recep",
+    "put two soapbar in garbagecan": "pick_two_obj_and_place",
+    "find two toiletpaper and put them in cabinet": "pick_two_obj_and_place",
+}
+
+
+@pytest.mark.parametrize("goal", sorted(REAL_GOALS))
+def test_goals_are_typed_by_the_alfworld_detector(goal):
+    from agent_system.environments.alfworld.task_types import detect_alfworld_type
+
+    assert eto.infer_task_type(goal) == detect_alfworld_type(goal) == REAL_GOALS[goal]
+    assert eto.infer_task_type(goal, "17", "pick_two_obj_and_place-Pillow-None-Sofa-1/trial_2") == \
+        "pick_two_obj_and_place"  # a task-type folder in the id or game path wins
+
+
+def test_every_real_validation_goal_gets_its_folder_s_type(alfworld_data_dir):
+    games = sorted(Path(alfworld_data_dir, "json_2.1.1", "valid_seen").glob("*/trial_*/game.tw-pddl"))
+    assert len(games) > 100
+    for game in games:
+        goal = re.search(r"Your task is to: ([^\".]*)", json.loads(game.read_text())["grammar"]).group(1)
+        assert eto.infer_task_type(goal) == game.parent.parent.name.split("-")[0], (goal, game)
 
 
 def test_thought_containing_the_word_action_keeps_the_last_act():

@@ -38,7 +38,7 @@ def test_expert_buys_the_goal_with_full_score_on_every_split(webshop_family):
 
 def test_default_split_is_skillrl_s_validation_0_500_training_500_end():
     from agent_system.environments.webshop.goals import split_range
-    from skillrl.config.schema import WebshopConfig
+    from agent_system.environments.webshop.config import WebshopConfig
 
     cfg = WebshopConfig()
     assert cfg.human_goals is False and cfg.reward_type == "success"
