@@ -31,21 +31,26 @@ def test_expert_reaches_full_reward_through_the_manager(webshop_family, webshop_
     first = trajs[0].steps[0].prompt
     assert "WebShop" in first and tasks[0].payload["instruction_text"] in first
     assert "'search[<your query>]'" in first and "Skills that may help" in first
-    later = trajs[0].steps[2].prompt
-    assert "[Step 2]" in later and "click[" in later
+    later = trajs[0].steps[2].prompt  # the original's history lines: the page each action was taken on
+    s0, s1 = trajs[0].steps[0], trajs[0].steps[1]
+    assert (f"[Observation 1: '{s0.observation}', Action 1: '{s0.action}']\n"
+            f"[Observation 2: '{s1.observation}', Action 2: '{s1.action}']") in later
 
 
-def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, webshop_env_cfg):
-    webshop_env_cfg.max_steps = 3
+@pytest.mark.parametrize("validity, expected", [("original", [False, True, True]), ("strict", [False, False, True])])
+def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, webshop_env_cfg, validity, expected):
+    webshop_env_cfg.max_steps, webshop_env_cfg.action_validity = 3, validity
     task = webshop_family.tasks("test")[0]
     manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 3))
     manager.reset([task] * 3)
+    # a click on the search page is well-formed (the original's rule) but not admissible (strict's)
     outputs = ["no tags at all", "<think>x</think><action>click[buy now]</action>",
                "<think>look</think><action>search[usb cable]</action>"]
     obs, rewards, dones, infos = manager.step(outputs)
-    assert [i.is_action_valid for i in infos] == [False, False, True]
+    assert [i.is_action_valid for i in infos] == expected
+    assert [i.action for i in infos] == ["no tags at all", "click[buy now]", "search[usb cable]"]
     assert not dones.any() and (rewards == 0).all()
-    assert infos[0].info["invalid_action"] and infos[0].error is None
+    assert infos[0].info["invalid_action"] and infos[1].info["invalid_action"] and infos[0].error is None
     assert obs[2].admissible_actions[0] == "click[back to search]"
     for _ in range(2):
         obs, rewards, dones, infos = manager.step(["<think>", "", "<action>click[next >]</action>"])
