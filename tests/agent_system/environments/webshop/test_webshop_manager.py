@@ -55,3 +55,31 @@ def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, w
     for _ in range(2):
         obs, rewards, dones, infos = manager.step(["<think>", "", "<action>click[next >]</action>"])
     assert dones.all() and all(i.truncated for i in infos) and not any(i.won for i in infos)
+
+
+@pytest.mark.parametrize("validity, invalid_rate", [("original", 0.0), ("strict", 0.5)])
+def test_invalid_action_rate_and_penalty_follow_the_rule(webshop_family, webshop_env_cfg, validity, invalid_rate):
+    """Every other turn a click the page does not have: well-formed (original: valid), not
+    admissible (strict: invalid); the rollout's flags, the summary's rate and the penalty follow."""
+    import torch
+
+    from agent_system.multi_turn_rollout.policies import Action, Policy
+    from agent_system.trajectory import summarize
+    from skillrl.algorithms import apply_invalid_action_penalty
+
+    script = ["search[shirt]", "click[no such thing]", "click[back to search]", "click[no such thing]"]
+
+    class SearchThenClick(Policy):
+        def act(self, observations, keys):
+            return [Action(f"<think>x</think><action>{script[ob.step]}</action>") for ob in observations]
+
+    webshop_env_cfg.max_steps, webshop_env_cfg.action_validity = 4, validity
+    task = webshop_family.tasks("test")[0]
+    manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 1))
+    traj = MultiTurnRollout(manager, env_name="webshop").run([task], 1, SearchThenClick(), build_batch=False).trajectories[0]
+    flags = [s.valid for s in traj.steps]
+    assert len(flags) == 4 and flags == [True, validity == "original"] * 2
+    assert summarize([traj])["invalid_action_rate"] == invalid_rate
+    rewards, metrics = apply_invalid_action_penalty(torch.zeros(4, 3), torch.ones(4, 3), flags, 0.1)
+    assert metrics["invalid_action_rate"] == invalid_rate
+    assert rewards[:, -1].tolist() == pytest.approx([0.0, -0.1 * (validity == "strict")] * 2)
