@@ -56,8 +56,9 @@ WEBSHOP_TEMPLATES = PromptTemplates(
     ),
     history_item="[Observation {index}: '{observation}', Action {index}: '{action}']",
     skills_section="Skills that may help with this kind of purchase:\n{skills_text}\n\n",
-    admissible_section="Admissible actions on this page:\n[\n{actions},\n]\n",
-    admissible_separator=",\n",
+    admissible_section="Admissible actions on this page:\n[\n{actions}\n]\n",
+    admissible_separator="\n",
+    admissible_item="'{action}',",
 )
 
 _FORMAT = re.compile(r"\A<think>.*?</think>\s*<action>(?P<action>.*?)</action>\Z", re.S)

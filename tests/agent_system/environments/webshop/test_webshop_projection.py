@@ -108,3 +108,18 @@ def test_prompt_layout_is_the_originals():
     order = [p.index(x) for x in ("buy a shirt", "- compare prices", lines, "Step 4. The current page: Back to Search [SEP] Page 1",
                                   admissible, "<think>")]
     assert order == sorted(order)
+
+
+def test_the_originals_webshop_template_fields_drop_in(tmp_path):
+    # the original's placeholders (WebShop names its actions {available_actions}), read from a file;
+    # its template writes "[\n{available_actions}\n]", which gives its list character for character
+    from agent_system.environments.prompts.files import load_template_dir
+
+    (tmp_path / "with_history.txt").write_text(
+        "T={task_description}.|{step_count}/{history_length}: {action_history}|{current_step}:{current_observation}.|"
+        "[\n{available_actions}\n]")
+    t = load_template_dir(str(tmp_path), WEBSHOP_TEMPLATES)
+    p = build_prompt(t, task="buy a shirt", observation="'Search'", admissible=RESULTS,
+                     history=[(1, "'Search'", "search[shirt]")], step_count=1)
+    assert p == ("T=buy a shirt.|1/1: [Observation 1: ''Search'', Action 1: 'search[shirt]']|2:'Search'.|"
+                 "[\n'click[back to search]',\n'click[next >]',\n'click[b0demo0001]',\n]")
