@@ -397,11 +397,13 @@ def create_rollout_workers(arr_cfg, model_path: str, group: RayWorkerGroup, max_
     # a hybrid engine uses its ranks' GPUs, whichever GPU Ray names for the engine itself
     rank_gpus = group.gpu_ids() if any(plan.ranks for plan in layout.engines) else None
     workers = []
-    for plan in layout.engines:
-        opts = ray_options(plan.host, pgs.get(plan.host.pool, []))
+    for i, plan in enumerate(layout.engines):
+        opts, env = ray_options(plan.host, pgs.get(plan.host.pool, [])), engine_env(plan, rank_gpus)
+        if plan.ranks:
+            logger.info("rollout engine %d: GPUs %s of ranks %s", i, env["CUDA_VISIBLE_DEVICES"], list(plan.ranks))
         workers.append(RolloutWorker.options(**opts).remote(arr_cfg.rollout, model_path, layout.device, max_model_len,
                                                             arr_cfg.model.tokenizer_path, arr_cfg.model.trust_remote_code,
-                                                            env=engine_env(plan, rank_gpus)))
+                                                            env=env))
     for i, w in enumerate(workers):
         _wait_actor(w, f"rollout engine {i}", ready_timeout_s)
     return RolloutWorkers(workers, own)
