@@ -96,16 +96,27 @@ def project_one(text: str, admissible: Optional[Sequence[str]] = None) -> Tuple[
     return _canonical(action, adm), True
 
 
-def project_one_original(text: str) -> Tuple[str, bool]:
-    """The original SkillRL's rule: tags present, no CJK; the action as written, lower-cased."""
+def project_one_original(text: str, tail: int = _ORIGINAL_TAIL) -> Tuple[str, bool]:
+    """The original SkillRL's rule: tags present, no CJK; the action as written, lower-cased.
+    Without both action tags the action is the last ``tail`` characters (30 in the original's
+    ALFWorld projection, 20 in its WebShop one)."""
     text = "" if text is None else str(text)
     low = text.lower()
     start, end = low.find("<action>"), low.find("</action>")
     if start == -1 or end == -1:
-        return low[-_ORIGINAL_TAIL:], False
+        return low[-tail:], False
     action = low[start + len("<action>"):end].strip()
     valid = "<think>" in text and "</think>" in text and _ORIGINAL_CJK.search(text) is None
     return action, valid
+
+
+def check_projection_args(model_outputs: Sequence[Optional[str]],
+                          admissible: Optional[Sequence[Optional[Sequence[str]]]], validity: str) -> None:
+    """ValueError for a batch every family's ``project_actions`` refuses alike."""
+    if admissible is not None and len(admissible) != len(model_outputs):
+        raise ValueError(f"project_actions: {len(model_outputs)} outputs but {len(admissible)} admissible lists")
+    if validity not in VALIDITY_RULES:
+        raise ValueError(f"project_actions: validity={validity!r}; use one of {VALIDITY_RULES} (env.action_validity)")
 
 
 def project_actions(
@@ -114,10 +125,7 @@ def project_actions(
 ) -> Tuple[List[str], List[bool]]:
     """Map outputs to (actions, valids); ``admissible`` is one list (or None) per output and
     ``validity`` the rule set (``original`` or ``strict``, see the module docstring)."""
-    if admissible is not None and len(admissible) != len(model_outputs):
-        raise ValueError(f"project_actions: {len(model_outputs)} outputs but {len(admissible)} admissible lists")
-    if validity not in VALIDITY_RULES:
-        raise ValueError(f"project_actions: validity={validity!r}; use one of {VALIDITY_RULES} (env.action_validity)")
+    check_projection_args(model_outputs, admissible, validity)
     actions, valids = [], []
     for i, text in enumerate(model_outputs):
         if validity == "original":

@@ -371,8 +371,9 @@ class EnvConfig:
     # penalty (actor_rollout_ref.actor.use_invalid_action_penalty) also falls on "Nothing happens."
     # steps. Off as in verl-agent (format only); families without admissible lists are unaffected.
     inadmissible_is_invalid: bool = False
-    # Household / ALFWorld action validity: original (the <think> and <action> tags present, no
-    # CJK, as SkillRL) or strict (exactly <think>..</think><action>..</action>, a known command).
+    # Which model outputs are valid actions, in every family: original (the original SkillRL's
+    # projection: the <think> and <action> tags present and no CJK; search: one <search> or <answer>
+    # block) or strict (the project's: the exact format and the family's grammar or admissibility).
     action_validity: str = "original"
     prompt_template_dir: Optional[str] = None  # files replacing the family's prompt templates
     # A prompt with history longer than this (characters) falls back to the no-history template,

@@ -4,7 +4,7 @@ The logic is in the plain class; this wrapper only joins the process group and f
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import ray
 
@@ -53,6 +53,10 @@ class ActorRefWorker(RankProcess):
         from skillrl.workers.actor_checks import greedy_generate
 
         return greedy_generate(self.impl.model, self.device, prompt_token_ids, max_tokens, eos_ids)
+
+    def gpu_ids(self) -> List[str]:
+        """The GPU ids Ray assigned this rank; a hybrid rollout engine is pinned to them."""
+        return [str(g) for g in ray.get_gpu_ids()]
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Any other method of the plain class (for tools and tests)."""

@@ -11,16 +11,23 @@ bundles of one GPU each, STRICT_PACK), ``nnodes`` of them. FSDP rank ``r`` lives
 tensor-parallel group of ``tensor_model_parallel_size`` consecutive bundles of one node:
 
 * ``hybrid_engine=true`` (verl's hybrid engine): the engines share the ranks' GPUs by time. Ray's
-  accounting splits each GPU between the rank (``ACTOR_GPU_SHARE``) and the engine's worker; the
-  memory is shared for real, so the engines sleep during training when
+  accounting splits the first GPU of each TP group between its rank (``ACTOR_GPU_SHARE``) and the
+  engine's actor; the memory is shared for real, so the engines sleep during training when
   ``rollout.free_cache_engine`` is set (see :mod:`skillrl.workers.rollout.vllm_engine`).
+  **Pinning**: Ray picks the GPU id of a fractional request within a bundle by itself, and on a
+  cluster where other placement groups came and went it can give a bundle's rank and engine two
+  different GPUs. So an engine does not use the GPU Ray names for it: it sits in its TP group's
+  first bundle and sets ``CUDA_VISIBLE_DEVICES`` to the ids its group's ranks report
+  (:attr:`EnginePlan.ranks`; :func:`skillrl.workers.worker_group.engine_env`). With TP>1 it runs
+  vLLM's ``mp`` executor, whose GPU workers are its own subprocesses and inherit those devices;
+  the other GPUs of the group carry only their rank's share in Ray's books.
 * ``hybrid_engine=false``: the engines get their own pool, ``rollout.nnodes x
-  rollout.n_gpus_per_node`` GPUs, and hold them whole.
+  rollout.n_gpus_per_node`` GPUs, and hold them whole. With TP>1 vLLM starts one Ray worker per
+  GPU (its ``ray`` executor) in the bundles ``VLLM_RAY_BUNDLE_INDICES`` names, each asking
+  ``VLLM_RAY_PER_WORKER_GPUS``; the engine's own actor then holds a CPU and ``HOST_GPU_SHARE`` of its
+  group's first bundle. TP=1: the engine's actor holds its GPU.
 
-An engine with TP=1 is one Ray actor holding its GPU share. With TP>1 vLLM starts one Ray worker
-per GPU (its ``ray`` executor) in the bundles ``VLLM_RAY_BUNDLE_INDICES`` names, each asking
-``VLLM_RAY_PER_WORKER_GPUS``; the engine's own actor then holds a CPU and ``HOST_GPU_SHARE`` of its
-group's first bundle. On CPU (``device=cpu``) the ranks take CPU bundles and one TP=1 engine runs outside them.
+On CPU (``device=cpu``) the ranks take CPU bundles and one TP=1 engine runs outside them.
 Departure from verl: verl runs vLLM inside the FSDP rank's process; here the engine is its own
 actor, which is why its GPU share is explicit.
 """
@@ -30,9 +37,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Dict, List, Tuple
 
-ACTOR_GPU_SHARE = 0.5  # Ray bookkeeping only: a colocated rank and engine worker each take half a GPU
-# A TP>1 engine's own actor takes a sliver of its group's first GPU: with no GPU share Ray would hide
-# every GPU from it (CUDA_VISIBLE_DEVICES=""), and vLLM's engine core there still queries the device.
+ACTOR_GPU_SHARE = 0.5  # Ray bookkeeping only: a colocated rank and engine each take half a GPU
+# A TP>1 engine's own actor in a separate pool takes a sliver of its group's first GPU: with no GPU
+# share Ray would hide every GPU from it (CUDA_VISIBLE_DEVICES=""), and vLLM's engine core there
+# still queries the device.
 HOST_GPU_SHARE = 0.1
 CPUS_PER_RANK = 1.0
 CPUS_PER_ENGINE = 1.0
@@ -54,7 +62,9 @@ class Request:
 @dataclass(frozen=True)
 class EnginePlan:
     host: Request  # the engine's own actor (the rollout worker)
-    gpu_workers: Tuple[Request, ...]  # vLLM's per-GPU Ray workers (TP>1); empty when the host holds the GPU
+    gpu_workers: Tuple[Request, ...]  # vLLM's per-GPU Ray workers (separate pool, TP>1); else empty
+    # hybrid engine on GPUs: the FSDP ranks whose GPUs the engine uses (pinned), in device order
+    ranks: Tuple[int, ...] = ()
 
     @property
     def bundle_indices(self) -> str:
@@ -97,7 +107,7 @@ def plan_layout(trainer_cfg, arr_cfg, device: str, critic: bool = False) -> Layo
     ranks = tuple(Request("actor", k // n, k % n, CPUS_PER_RANK, rank_share) for k in range(n * nodes))
     if colocated:
         _check_tp(tp, n, "trainer.n_gpus_per_node")
-        engines = _engines("actor", nodes, n, tp, 1.0 - share)
+        engines = _pinned_engines(nodes, n, tp, 1.0 - share)
         pools = {"actor": _bundles(nodes, n, tp, CPUS_PER_RANK, CPUS_PER_ENGINE)}
     else:
         rn, rnodes = int(r.n_gpus_per_node), int(r.nnodes)
@@ -147,6 +157,13 @@ def _engines(pool: str, nodes: int, per_node: int, tp: int, gpu_share: float) ->
                                 for b in range(first, first + tp))
                 plans.append(EnginePlan(Request(pool, node, first, CPUS_PER_ENGINE, HOST_GPU_SHARE), workers))
     return tuple(plans)
+
+
+def _pinned_engines(nodes: int, per_node: int, tp: int, gpu_share: float) -> Tuple[EnginePlan, ...]:
+    """Hybrid engine: each engine's actor in its TP group's first bundle, using its group's ranks' GPUs."""
+    return tuple(EnginePlan(Request("actor", node, first, CPUS_PER_ENGINE, gpu_share), (),
+                            tuple(node * per_node + b for b in range(first, first + tp)))
+                 for node in range(nodes) for first in range(0, per_node, tp))
 
 
 def _cpu_layout(n: int, nodes: int, tp: int) -> Layout:

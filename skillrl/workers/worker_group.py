@@ -172,6 +172,10 @@ class RayWorkerGroup:
     def greedy_generate(self, prompt_token_ids: List[List[int]], max_tokens: int, eos_ids: List[int]) -> List[List[int]]:
         return self._call_all("greedy_generate", prompt_token_ids, max_tokens, eos_ids)[0]
 
+    def gpu_ids(self) -> List[List[str]]:
+        """Per rank, the GPU ids Ray gave it (``ray.get_gpu_ids()``; empty on CPU)."""
+        return self._call_all("gpu_ids")
+
     def call(self, method: str, *args, **kwargs) -> List[Any]:
         return self._run([w.call.remote(method, *args, **kwargs) for w in self.workers])
 
@@ -288,13 +292,41 @@ def ray_options(req, pgs: Sequence[Any]) -> Dict[str, Any]:
     return opts
 
 
-def engine_env(plan) -> Dict[str, str]:
-    """Environment of one rollout engine's actor: with TP>1 it makes vLLM's ``ray`` executor put one
-    GPU worker in each bundle of the engine's TP group (read when the engine is built)."""
+PINNED_GPUS_ENV = "SKILLRL_PINNED_GPUS"  # tells the engine its devices were pinned (vllm_engine: mp executor)
+
+
+def engine_env(plan, rank_gpu_ids: Optional[Sequence[Sequence[str]]] = None) -> Dict[str, str]:
+    """Environment of one rollout engine's actor, read when the engine is built.
+
+    Hybrid engine on GPUs (``plan.ranks``): ``CUDA_VISIBLE_DEVICES`` set to the GPU ids its ranks
+    report (``rank_gpu_ids[k]``: rank k's ``ray.get_gpu_ids()``), not the one Ray picked for the
+    engine. Separate pool with TP>1: the variables that make vLLM's ``ray`` executor put one GPU
+    worker in each bundle of the engine's TP group."""
+    if plan.ranks:
+        if rank_gpu_ids is None:
+            raise ValueError("engine_env: a hybrid engine shares its ranks' GPUs; pass the ranks' GPU ids")
+        devices = ",".join(pinned_devices(plan, rank_gpu_ids))
+        return {"CUDA_VISIBLE_DEVICES": devices, PINNED_GPUS_ENV: devices}
     if not plan.gpu_workers:
         return {}
     return {"VLLM_RAY_BUNDLE_INDICES": plan.bundle_indices,
             "VLLM_RAY_PER_WORKER_GPUS": str(plan.gpu_workers[0].num_gpus)}
+
+
+def pinned_devices(plan, rank_gpu_ids: Sequence[Sequence[str]]) -> List[str]:
+    """The GPU ids of ``plan.ranks``, one per rank; RuntimeError when a rank has none or several
+    ranks of the group report the same GPU (the group would not get ``tp`` distinct devices)."""
+    ids = []
+    for k in plan.ranks:
+        got = [str(g) for g in rank_gpu_ids[k]]
+        if len(got) != 1:
+            raise RuntimeError(f"FSDP rank {k} reports GPU ids {got} (ray.get_gpu_ids()); a hybrid engine needs "
+                               "exactly one per rank to share it")
+        ids.append(got[0])
+    if len(set(ids)) != len(ids):
+        raise RuntimeError(f"the ranks {list(plan.ranks)} of one tensor-parallel group report GPU ids {ids}; "
+                           "they must be distinct")
+    return ids
 
 
 class RolloutWorkers:
@@ -362,12 +394,16 @@ def create_rollout_workers(arr_cfg, model_path: str, group: RayWorkerGroup, max_
     if "rollout" in layout.pools:
         own = create_placement_groups(layout, "rollout", group.name, ready_timeout_s)
     pgs = {"actor": group.placement_groups, "rollout": own}
+    # a hybrid engine uses its ranks' GPUs, whichever GPU Ray names for the engine itself
+    rank_gpus = group.gpu_ids() if any(plan.ranks for plan in layout.engines) else None
     workers = []
-    for plan in layout.engines:
-        opts = ray_options(plan.host, pgs.get(plan.host.pool, []))
+    for i, plan in enumerate(layout.engines):
+        opts, env = ray_options(plan.host, pgs.get(plan.host.pool, [])), engine_env(plan, rank_gpus)
+        if plan.ranks:
+            logger.info("rollout engine %d: GPUs %s of ranks %s", i, env["CUDA_VISIBLE_DEVICES"], list(plan.ranks))
         workers.append(RolloutWorker.options(**opts).remote(arr_cfg.rollout, model_path, layout.device, max_model_len,
                                                             arr_cfg.model.tokenizer_path, arr_cfg.model.trust_remote_code,
-                                                            env=engine_env(plan)))
+                                                            env=env))
     for i, w in enumerate(workers):
         _wait_actor(w, f"rollout engine {i}", ready_timeout_s)
     return RolloutWorkers(workers, own)

@@ -9,11 +9,12 @@ replaces any of them with files (:mod:`agent_system.environments.prompts.files`)
   when the family has no admissible actions), and for ``with_history`` also ``{history}``,
   ``{history_length}`` (pairs shown), ``{step_count}`` (steps taken) and ``{current_step}``.
   The original SkillRL templates' names work too, so its wording can be dropped in unchanged:
-  ``{task_description}``, ``{current_observation}``, ``{admissible_actions}`` (the actions alone,
-  without the section around them), ``{retrieved_memories}`` (the skills text alone),
+  ``{task_description}``, ``{current_observation}``, ``{admissible_actions}`` and
+  ``{available_actions}`` (WebShop's name; both the actions alone, without the section around them), ``{retrieved_memories}`` (the skills text alone),
   ``{action_history}`` and ``{memory_context}`` (both the history).
 * ``skills_section``: ``{skills_text}``.
-* ``admissible_section``: ``{actions}`` (the actions, quoted, joined by ``admissible_separator``).
+* ``admissible_section``: ``{actions}`` (each action written as ``admissible_item``, quoted by
+  default, joined by ``admissible_separator``).
 * ``history_item``: ``{index}`` (1-based step number), ``{observation}``, ``{action}``.
 
 Values are substituted once, so braces inside observations or skills are harmless.
@@ -25,10 +26,10 @@ from typing import Dict, Sequence, Tuple
 
 TEMPLATE_FIELDS: Dict[str, Tuple[str, ...]] = {
     "first_step": ("task", "observation", "skills", "admissible", "task_description", "current_observation",
-                   "admissible_actions", "retrieved_memories"),
+                   "admissible_actions", "available_actions", "retrieved_memories"),
     "with_history": ("task", "observation", "skills", "admissible", "task_description", "current_observation",
-                     "admissible_actions", "retrieved_memories", "history", "history_length", "step_count",
-                     "current_step", "action_history", "memory_context"),
+                     "admissible_actions", "available_actions", "retrieved_memories", "history", "history_length",
+                     "step_count", "current_step", "action_history", "memory_context"),
     "history_item": ("index", "observation", "action"),
     "skills_section": ("skills_text",),
     "admissible_section": ("actions",),
@@ -44,6 +45,7 @@ class PromptTemplates:
     admissible_section: str
     history_separator: str = "\n"
     admissible_separator: str = ", "
+    admissible_item: str = "'{action}'"  # one admissible action as listed (WebShop: followed by a comma)
     hidden_actions: Tuple[str, ...] = ()  # admissible actions left out of the prompt (still admissible)
 
 
@@ -52,7 +54,8 @@ def render_skills(t: PromptTemplates, skills_text: str) -> str:
 
 
 def quoted_actions(t: PromptTemplates, actions: Sequence[str] | None) -> str:
-    return t.admissible_separator.join(f"'{a}'" for a in actions or () if a not in t.hidden_actions)
+    return t.admissible_separator.join(t.admissible_item.format(action=a) for a in actions or ()
+                                       if a not in t.hidden_actions)
 
 
 def render_admissible(t: PromptTemplates, actions: Sequence[str] | None) -> str:
@@ -85,6 +88,7 @@ def build_prompt(
     common = dict(task=task, observation=observation, skills=render_skills(t, skills_text),
                   admissible=render_admissible(t, admissible), task_description=task,
                   current_observation=observation, admissible_actions=quoted_actions(t, admissible),
+                  available_actions=quoted_actions(t, admissible),
                   retrieved_memories=skills_text.strip() if skills_text else "")
     if step_count == 0 or not history:
         return t.first_step.format(**common)

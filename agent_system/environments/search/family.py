@@ -63,7 +63,7 @@ class SearchFamily(EnvFamily):
         return state
 
     def project_actions(self, model_outputs, admissible=None):
-        return project_actions(model_outputs, admissible)
+        return project_actions(model_outputs, admissible, validity=self.env_cfg.action_validity)
 
     def wrap_expert_action(self, action: str, reason: str) -> str:
         """The expert's action as model text: Search-R1's tags carry the action, no <action> tag."""

@@ -65,7 +65,7 @@ class WebShopFamily(EnvFamily):
         return state
 
     def project_actions(self, model_outputs, admissible=None):
-        return project_actions(model_outputs, admissible)
+        return project_actions(model_outputs, admissible, validity=self.env_cfg.action_validity)
 
     def _ensure(self) -> None:
         if self._shop is None:

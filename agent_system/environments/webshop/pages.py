@@ -5,9 +5,12 @@ price, options to choose, links to description / features / reviews, "Buy Now"),
 ``sub`` pages, and ``done`` after a purchase. Elements are separated by `` [SEP] `` as in
 WebShop's text observation mode; clickable names are matched case-insensitively.
 
+Each element is written in single quotes, as the original SkillRL's WebShop manager rewrites
+WebShop's text observation (``'Back to Search' [SEP] 'Page 1 (Total results: 50)' [SEP] ...``).
+
 Departure: the chosen options are listed on the item page ("Selected: ...") instead of being
 marked inside an HTML button, and observations do not repeat the instruction (the environment
-manager puts the task in every prompt).
+manager puts the task in every prompt; the original's manager cut it out of each observation).
 """
 from __future__ import annotations
 
@@ -64,20 +67,24 @@ def admissible_actions(state: ShopState, product: Optional[Dict[str, Any]]) -> L
 
 
 def render(state: ShopState, by_asin: Dict[str, Dict[str, Any]], score: Optional[float] = None) -> str:
+    return SEP.join(f"'{part}'" for part in _elements(state, by_asin, score))
+
+
+def _elements(state: ShopState, by_asin: Dict[str, Dict[str, Any]], score: Optional[float]) -> List[str]:
     if state.page == "search":
-        return "Search"
+        return ["Search"]
     if state.page == "results":
         return _render_results(state, by_asin)
     product = by_asin[state.asin]
     if state.page == "item":
         return _render_item(state, product)
     if state.page == "sub":
-        return SEP.join(["Back to Search", "< Prev"] + _sub_page_lines(state.sub, product))
+        return ["Back to Search", "< Prev"] + _sub_page_lines(state.sub, product)
     shown = score if score is not None else 0.0
-    return f"Thank you for shopping with us!{SEP}Your score (min 0.0, max 1.0){SEP}{shown:.4f}"
+    return ["Thank you for shopping with us!", "Your score (min 0.0, max 1.0)", f"{shown:.4f}"]
 
 
-def _render_results(state: ShopState, by_asin: Dict[str, Dict[str, Any]]) -> str:
+def _render_results(state: ShopState, by_asin: Dict[str, Dict[str, Any]]) -> List[str]:
     parts = ["Back to Search", f"Page {state.page_num} (Total results: {len(state.results)})"]
     if state.page_num > 1:
         parts.append("< Prev")
@@ -88,10 +95,10 @@ def _render_results(state: ShopState, by_asin: Dict[str, Dict[str, Any]]) -> str
         parts += [asin, p["Title"], p["Price"]]
     if not state.results:
         parts.append(f"No products match {state.query!r}; go back to search and try other words.")
-    return SEP.join(parts)
+    return parts
 
 
-def _render_item(state: ShopState, p: Dict[str, Any]) -> str:
+def _render_item(state: ShopState, p: Dict[str, Any]) -> List[str]:
     parts = ["Back to Search", "< Prev"]
     for name, values in p["options"].items():
         parts += [name] + values
@@ -99,7 +106,7 @@ def _render_item(state: ShopState, p: Dict[str, Any]) -> str:
               "Buy Now"]
     if state.options:
         parts.append("Selected: " + ", ".join(f"{k}: {v}" for k, v in state.options.items()))
-    return SEP.join(parts)
+    return parts
 
 
 def _sub_page_lines(sub: Optional[str], p: Dict[str, Any]) -> List[str]:

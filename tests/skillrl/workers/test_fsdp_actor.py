@@ -108,6 +108,11 @@ def test_one_update_step_lowers_the_loss(actor_group, tiny_vocab):
     assert metrics["actor/grad_norm"] > 0 and metrics["actor/lr"] > 0
 
 
+def test_ranks_report_their_gpu_ids(actor_group):
+    # what a hybrid rollout engine is pinned to (worker_group.engine_env); CPU ranks hold no GPU
+    assert actor_group.gpu_ids() == [[], []]
+
+
 def test_update_without_ref_log_prob_is_a_clear_error(actor_group, tiny_vocab):
     batch = make_batch(tiny_vocab, bs=4)
     batch.batch["old_log_probs"] = torch.zeros(4, 9)

@@ -2,15 +2,15 @@
 
 The original recipe (Qwen2.5-7B-Instruct, trainer.n_gpus_per_node=4, trainer.nnodes=1, TP 4,
 hybrid engine) and its neighbours (TP 1, 2, 4 on 4 and 8 GPUs, one or two nodes, a separate
-rollout pool) are placed with probe tasks that make exactly the requests the real workers make:
-:func:`ray_options` for FSDP ranks and engine actors, and for TP>1 the per-GPU workers vLLM's
-``ray`` executor starts from :func:`engine_env`'s variables in the engine's placement group. A
-barrier keeps every probe alive until all have started, so they must fit at the same time.
+rollout pool) are placed with probe actors that make exactly the requests the real workers make:
+:func:`ray_options` for FSDP ranks and engine actors; a hybrid engine gets :func:`engine_env` from
+the GPU ids its ranks report (as :func:`create_rollout_workers` does), and in a separate pool with
+TP>1 the probe starts the per-GPU workers vLLM's ``ray`` executor starts from those variables in the
+engine's placement group. Every probe stays alive until all have reported, so they fit at once.
 """
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 
 import pytest
@@ -32,23 +32,42 @@ def _cfgs(n: int, nodes: int, tp: int, hybrid: bool = True, rollout_gpus: int = 
 
 
 @pytest.mark.parametrize("n,tp", [(4, 1), (4, 2), (4, 4), (8, 1), (8, 2), (8, 4)])
-def test_hybrid_plan_puts_one_rank_and_one_engine_share_on_every_gpu(n, tp):
+def test_hybrid_plan_puts_one_rank_on_every_gpu_and_pins_each_engine_to_its_group(n, tp):
     layout = plan_layout(*_cfgs(n, 1, tp), "cuda")
     assert len(layout.ranks) == n and len(layout.engines) == n // tp
     gpu_use, cpu_use = Counter(), Counter()
     for r in layout.ranks:
         gpu_use[r.bundle] += r.num_gpus
         cpu_use[r.bundle] += r.num_cpus
-    for e in layout.engines:
+    for i, e in enumerate(layout.engines):
         cpu_use[e.host.bundle] += e.host.num_cpus
         gpu_use[e.host.bundle] += e.host.num_gpus
-        for w in e.gpu_workers:
-            gpu_use[w.bundle] += w.num_gpus
-        assert len(e.gpu_workers) == (0 if tp == 1 else tp)
+        assert e.gpu_workers == () and e.ranks == tuple(range(i * tp, (i + 1) * tp))
+        assert e.host.bundle == layout.ranks[e.ranks[0]].bundle  # in its group's first rank's bundle
     bundles = layout.pools["actor"][0]
     assert all(r.num_gpus == 0.5 for r in layout.ranks)
-    assert all(abs(gpu_use[b] - (1.0 if tp == 1 or b % tp == 0 else 0.9)) < 1e-9 for b in range(n))
+    # Ray's books: the engine's half on its group's first GPU; the others carry their rank's half
+    assert all(abs(gpu_use[b] - (1.0 if b % tp == 0 else 0.5)) < 1e-9 for b in range(n))
     assert all(cpu_use[b] == bundles[b]["CPU"] for b in range(n))
+
+
+def test_engine_env_pins_a_hybrid_engine_to_its_ranks_gpus():
+    from skillrl.workers.worker_group import engine_env
+
+    layout = plan_layout(*_cfgs(4, 2, 2), "cuda")
+    reported = [["3"], ["1"], ["0"], ["2"], ["1"], ["0"], ["3"], ["2"]]  # as Ray may number them
+    envs = [engine_env(e, reported) for e in layout.engines]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["3,1", "0,2", "1,0", "3,2"]
+    assert all(e["SKILLRL_PINNED_GPUS"] == e["CUDA_VISIBLE_DEVICES"] and "VLLM_RAY_BUNDLE_INDICES" not in e
+               for e in envs)
+    with pytest.raises(RuntimeError, match=r"ranks \[0, 1\] .* report GPU ids \['1', '1'\]"):
+        engine_env(layout.engines[0], [["1"], ["1"]] + reported[2:])
+    with pytest.raises(RuntimeError, match="FSDP rank 1 reports GPU ids \\[\\]"):
+        engine_env(layout.engines[0], [["1"], []] + reported[2:])
+    with pytest.raises(ValueError, match="pass the ranks' GPU ids"):
+        engine_env(layout.engines[0])
+    separate = plan_layout(*_cfgs(2, 1, 2, hybrid=False, rollout_gpus=2, rollout_nodes=1), "cuda")
+    assert engine_env(separate.engines[0]) == {"VLLM_RAY_BUNDLE_INDICES": "0,1", "VLLM_RAY_PER_WORKER_GPUS": "0.9"}
 
 
 def test_a_tp_that_does_not_divide_the_node_names_the_keys():
@@ -91,94 +110,84 @@ def gpu_cluster():
         init_session_ray()
 
 
-def _probe_fns():
+def _probe_classes():
     import ray
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    @ray.remote(num_cpus=0)
-    class Barrier:
-        def __init__(self, n):
-            self.n, self.count = n, 0
-
-        def arrive(self):
-            self.count += 1
-
-        def done(self):
-            return self.count >= self.n
-
-    def where(barrier):
-        ctx = ray.get_runtime_context()
-        info = {"node": ctx.get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
-        barrier.arrive.remote()
-        deadline = time.time() + 120
-        while not ray.get(barrier.done.remote()) and time.time() < deadline:
-            time.sleep(0.1)
-        return info
+    def where():
+        return {"node": ray.get_runtime_context().get_node_id(), "gpus": [str(g) for g in ray.get_gpu_ids()]}
 
     @ray.remote
-    def rank_probe(barrier):
-        return where(barrier)
+    class RankProbe:
+        def where(self):
+            return where()
 
     @ray.remote
-    def gpu_worker_probe(barrier):
-        return where(barrier)
+    class GpuWorkerProbe:
+        def where(self):
+            return where()
 
     @ray.remote
-    def engine_probe(barrier, env):
-        os.environ.update(env)  # as RolloutWorker does before building the engine
-        workers = []
-        if os.environ.get("VLLM_RAY_BUNDLE_INDICES"):
-            # what vLLM's ray executor does (vllm/v1/executor/ray_executor.py, _init_workers_ray)
-            pg = ray.util.get_current_placement_group()
-            share = float(os.environ["VLLM_RAY_PER_WORKER_GPUS"])
-            for b in map(int, os.environ["VLLM_RAY_BUNDLE_INDICES"].split(",")):
-                strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=b,
-                                                            placement_group_capture_child_tasks=True)
-                workers.append(gpu_worker_probe.options(num_cpus=0, num_gpus=share,
-                                                        scheduling_strategy=strategy).remote(barrier))
-        info = where(barrier)
-        info["workers"] = ray.get(workers)
-        return info
+    class EngineProbe:
+        def __init__(self, env):
+            os.environ.update(env)  # as RolloutWorker does before building the engine
+            self.workers = []
+            if os.environ.get("VLLM_RAY_BUNDLE_INDICES"):
+                # what vLLM's ray executor does (vllm/v1/executor/ray_executor.py, _init_workers_ray)
+                pg = ray.util.get_current_placement_group()
+                share = float(os.environ["VLLM_RAY_PER_WORKER_GPUS"])
+                for b in map(int, os.environ["VLLM_RAY_BUNDLE_INDICES"].split(",")):
+                    strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=b,
+                                                                placement_group_capture_child_tasks=True)
+                    self.workers.append(GpuWorkerProbe.options(num_cpus=0, num_gpus=share,
+                                                               scheduling_strategy=strategy).remote())
 
-    return Barrier, rank_probe, engine_probe
+        def where(self):
+            info = where()
+            info["visible"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+            info["pinned"] = bool(os.environ.get("SKILLRL_PINNED_GPUS"))
+            info["workers"] = ray.get([w.where.remote() for w in self.workers], timeout=120)
+            return info
+
+    return RankProbe, EngineProbe
 
 
 def _place(layout, name):
-    """Start every probe of ``layout``; returns (rank infos, engine infos)."""
+    """Start every probe of ``layout`` as the real workers start (ranks, their GPU ids, then the
+    engines); returns (rank infos, engine infos) while all of them hold their resources."""
     import ray
 
     from skillrl.workers.worker_group import create_placement_groups, engine_env, ray_options
 
-    Barrier, rank_probe, engine_probe = _probe_fns()
+    RankProbe, EngineProbe = _probe_classes()
     pgs = {pool: create_placement_groups(layout, pool, name, timeout_s=60) for pool in layout.pools}
-    n = len(layout.ranks) + sum(1 + len(e.gpu_workers) for e in layout.engines)
-    barrier = Barrier.remote(n)
+    actors = []
     try:
-        ranks = [rank_probe.options(**ray_options(r, pgs[r.pool])).remote(barrier) for r in layout.ranks]
-        engines = [engine_probe.options(**ray_options(e.host, pgs[e.host.pool])).remote(barrier, engine_env(e))
+        actors += [RankProbe.options(**ray_options(r, pgs[r.pool])).remote() for r in layout.ranks]
+        ranks = ray.get([a.where.remote() for a in actors], timeout=180)
+        rank_gpus = [r["gpus"] for r in ranks]
+        engines = [EngineProbe.options(**ray_options(e.host, pgs[e.host.pool])).remote(engine_env(e, rank_gpus))
                    for e in layout.engines]
-        out = ray.get(ranks, timeout=180), ray.get(engines, timeout=180)
-        assert ray.get(barrier.done.remote())
-        return out
+        actors += engines
+        return ranks, ray.get([e.where.remote() for e in engines], timeout=180)
     finally:
         from skillrl.workers.worker_group import remove_placement_groups
 
+        for a in actors:
+            ray.kill(a)
         for groups in pgs.values():
             remove_placement_groups(groups)
-        ray.kill(barrier)
 
 
 def _engine_gpus(info):
+    """(node, GPU id) of every device the engine computes on: its pinned devices, its vLLM workers'
+    GPUs, or the GPU Ray gave it."""
+    if info["pinned"]:
+        return [(info["node"], g) for g in info["visible"].split(",")]
     return [(w["node"], w["gpus"][0]) for w in info["workers"]] or [(info["node"], info["gpus"][0])]
 
 
-# Across two nodes, after the one-node layouts ran on the same cluster, an engine's fractional GPU
-# share was seen on another GPU (and node) than its rank's bundle: open, see docs/gpu.md.
-_TWO_NODES = pytest.mark.skip(reason="engine-to-rank GPU pinning across nodes is open (docs/gpu.md)")
-
-
-@pytest.mark.parametrize("n,nodes,tp", [(4, 1, 4), (4, 1, 2), (4, 1, 1), pytest.param(4, 2, 1, marks=_TWO_NODES),
-                                        pytest.param(4, 2, 2, marks=_TWO_NODES), (4, 2, 4)])
+@pytest.mark.parametrize("n,nodes,tp", [(4, 1, 4), (4, 1, 2), (4, 1, 1), (4, 2, 1), (4, 2, 2), (4, 2, 4)])
 def test_the_hybrid_layout_places_every_actor(gpu_cluster, n, nodes, tp):
     layout = plan_layout(*_cfgs(n, nodes, tp), "cuda")
     ranks, engines = _place(layout, f"h{n}x{nodes}tp{tp}")
@@ -189,9 +198,9 @@ def test_the_hybrid_layout_places_every_actor(gpu_cluster, n, nodes, tp):
     assert len({r["node"] for r in ranks}) == nodes  # the machines have 4 GPUs: 8 ranks need both
     engine_gpus = [g for e in engines for g in _engine_gpus(e)]
     assert sorted(engine_gpus) == sorted(rank_gpus)  # engines cover exactly the ranks' GPUs
-    for e in engines:
-        gpus = _engine_gpus(e)
-        assert len(gpus) == tp and len({node for node, _ in gpus}) == 1  # a TP group on one node
+    for plan, e in zip(layout.engines, engines):
+        # pinned to its own ranks' GPUs, on their machine (its actor sits in its first rank's bundle)
+        assert e["pinned"] and _engine_gpus(e) == [rank_gpus[k] for k in plan.ranks]
 
 
 def test_a_separate_rollout_pool_places_beside_the_actor(gpu_cluster):

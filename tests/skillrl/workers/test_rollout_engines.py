@@ -229,6 +229,7 @@ def test_vllm_engine_arguments_for_sleep_mode_and_a_tp_group(monkeypatch, tiny_m
         assert not sleep_mode_available()
     cfg = RolloutConfig(tensor_model_parallel_size=2, free_cache_engine=True, gpu_memory_utilization=0.5)
     monkeypatch.delenv("VLLM_RAY_BUNDLE_INDICES", raising=False)
+    monkeypatch.delenv("SKILLRL_PINNED_GPUS", raising=False)
     alone = engine_kwargs(cfg, tiny_model_dir, "cuda", 1024, sleep_mode=True)
     assert alone["enable_sleep_mode"] and alone["gpu_memory_utilization"] == 0.5
     assert "distributed_executor_backend" not in alone
@@ -236,6 +237,11 @@ def test_vllm_engine_arguments_for_sleep_mode_and_a_tp_group(monkeypatch, tiny_m
     placed = engine_kwargs(cfg, tiny_model_dir, "cuda", 1024, sleep_mode=True)
     assert placed["distributed_executor_backend"] == "ray" and placed["tensor_parallel_size"] == 2
     EngineArgs(**placed)  # every name is one of the installed vLLM's engine arguments
+    monkeypatch.delenv("VLLM_RAY_BUNDLE_INDICES")
+    monkeypatch.setenv("SKILLRL_PINNED_GPUS", "3,1")  # a hybrid engine pinned to its ranks' GPUs
+    pinned = engine_kwargs(cfg, tiny_model_dir, "cuda", 1024, sleep_mode=True)
+    assert pinned["distributed_executor_backend"] == "mp"
+    EngineArgs(**pinned)
     cpu = engine_kwargs(RolloutConfig(cpu_kv_cache_gib=0.25), tiny_model_dir, "cpu", 256)
     assert cpu["kv_cache_memory_bytes"] == 1 << 28 and "enable_sleep_mode" not in cpu
 

@@ -51,6 +51,23 @@ def test_invalid_outputs_are_marked_and_do_not_end_the_episode(search_family, se
     assert dones[0] and infos[0].is_action_valid and not infos[0].won and rewards[0] == 0.0
 
 
+@pytest.mark.parametrize("validity, expected", [("original", [True, False, True]), ("strict", [False, True, False])])
+def test_validity_follows_env_action_validity(search_family, search_env_cfg, validity, expected):
+    search_env_cfg.action_validity = validity
+    task = search_family.tasks("train")[0]
+    gold = task.payload["golden_answers"][0]
+    manager = EnvironmentManager(search_env_cfg, search_family, LocalEnvPool(search_family, 3))
+    manager.reset([task] * 3)
+    outs = [f"<search>{task.payload['question']}</search> and then I answer",
+            f"<think>no need to <search> again</think><answer>{gold}</answer>", "<search></search>"]
+    obs, rewards, dones, infos = manager.step(outs)
+    assert [i.is_action_valid for i in infos] == expected
+    # what reaches the environment: the original's extracted block, or strict's whole text when invalid
+    assert obs[0].anchor.startswith("<information>") == (validity == "original")
+    assert bool(dones[1]) and infos[1].won  # the answer block runs under both rules
+    assert obs[2].anchor.startswith("Invalid action") and not dones[2]
+
+
 @pytest.mark.timeout(60)
 def test_unreachable_server_gives_a_failed_episode_with_a_clear_error(search_family, search_env_cfg):
     from agent_system.environments.search.family import SearchFamily

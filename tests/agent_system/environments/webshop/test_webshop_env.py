@@ -88,11 +88,14 @@ def test_pages_and_admissible_actions(webshop_family):
     env = webshop_family.make_env()
     task = webshop_family.tasks("train")[0]
     obs, info = env.reset(task)
-    assert obs == "Search" and info["admissible_actions"] == ["search[<your query>]"]
+    assert obs == "'Search'" and info["admissible_actions"] == ["search[<your query>]"]
     assert info["task_description"] == task.payload["instruction_text"]
     res = env.step("search[men's crew neck t-shirt]")
     assert res.info["page"] == "results" and "click[b0demo0001]" in res.info["admissible_actions"]
     assert "B0DEMO0001" in res.observation and "$15.99" in res.observation
+    # each element quoted, as the original's manager rewrites WebShop's text observation
+    assert res.observation.startswith("'Back to Search' [SEP] 'Page 1 (Total results: ")
+    assert "[SEP] 'B0DEMO0001' [SEP] " in res.observation
     res = env.step("Click[B0DEMO0001]")  # case-insensitive
     acts = res.info["admissible_actions"]
     for a in ("click[black]", "click[large]", "click[description]", "click[features]", "click[reviews]",
@@ -218,4 +221,4 @@ def test_family_pickles_without_its_catalog(webshop_family):
     webshop_family.tasks("train")
     clone = pickle.loads(pickle.dumps(webshop_family))
     assert clone._shop is None
-    assert clone.make_env().reset(webshop_family.tasks("train")[0])[0] == "Search"
+    assert clone.make_env().reset(webshop_family.tasks("train")[0])[0] == "'Search'"

@@ -31,22 +31,55 @@ def test_expert_reaches_full_reward_through_the_manager(webshop_family, webshop_
     first = trajs[0].steps[0].prompt
     assert "WebShop" in first and tasks[0].payload["instruction_text"] in first
     assert "'search[<your query>]'" in first and "Skills that may help" in first
-    later = trajs[0].steps[2].prompt
-    assert "[Step 2]" in later and "click[" in later
+    later = trajs[0].steps[2].prompt  # the original's history lines: the page each action was taken on
+    s0, s1 = trajs[0].steps[0], trajs[0].steps[1]
+    assert (f"[Observation 1: '{s0.observation}', Action 1: '{s0.action}']\n"
+            f"[Observation 2: '{s1.observation}', Action 2: '{s1.action}']") in later
 
 
-def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, webshop_env_cfg):
-    webshop_env_cfg.max_steps = 3
+@pytest.mark.parametrize("validity, expected", [("original", [False, True, True]), ("strict", [False, False, True])])
+def test_malformed_outputs_are_invalid_and_the_episode_goes_on(webshop_family, webshop_env_cfg, validity, expected):
+    webshop_env_cfg.max_steps, webshop_env_cfg.action_validity = 3, validity
     task = webshop_family.tasks("test")[0]
     manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 3))
     manager.reset([task] * 3)
+    # a click on the search page is well-formed (the original's rule) but not admissible (strict's)
     outputs = ["no tags at all", "<think>x</think><action>click[buy now]</action>",
                "<think>look</think><action>search[usb cable]</action>"]
     obs, rewards, dones, infos = manager.step(outputs)
-    assert [i.is_action_valid for i in infos] == [False, False, True]
+    assert [i.is_action_valid for i in infos] == expected
+    assert [i.action for i in infos] == ["no tags at all", "click[buy now]", "search[usb cable]"]
     assert not dones.any() and (rewards == 0).all()
-    assert infos[0].info["invalid_action"] and infos[0].error is None
+    assert infos[0].info["invalid_action"] and infos[1].info["invalid_action"] and infos[0].error is None
     assert obs[2].admissible_actions[0] == "click[back to search]"
     for _ in range(2):
         obs, rewards, dones, infos = manager.step(["<think>", "", "<action>click[next >]</action>"])
     assert dones.all() and all(i.truncated for i in infos) and not any(i.won for i in infos)
+
+
+@pytest.mark.parametrize("validity, invalid_rate", [("original", 0.0), ("strict", 0.5)])
+def test_invalid_action_rate_and_penalty_follow_the_rule(webshop_family, webshop_env_cfg, validity, invalid_rate):
+    """Every other turn a click the page does not have: well-formed (original: valid), not
+    admissible (strict: invalid); the rollout's flags, the summary's rate and the penalty follow."""
+    import torch
+
+    from agent_system.multi_turn_rollout.policies import Action, Policy
+    from agent_system.trajectory import summarize
+    from skillrl.algorithms import apply_invalid_action_penalty
+
+    script = ["search[shirt]", "click[no such thing]", "click[back to search]", "click[no such thing]"]
+
+    class SearchThenClick(Policy):
+        def act(self, observations, keys):
+            return [Action(f"<think>x</think><action>{script[ob.step]}</action>") for ob in observations]
+
+    webshop_env_cfg.max_steps, webshop_env_cfg.action_validity = 4, validity
+    task = webshop_family.tasks("test")[0]
+    manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 1))
+    traj = MultiTurnRollout(manager, env_name="webshop").run([task], 1, SearchThenClick(), build_batch=False).trajectories[0]
+    flags = [s.valid for s in traj.steps]
+    assert len(flags) == 4 and flags == [True, validity == "original"] * 2
+    assert summarize([traj])["invalid_action_rate"] == invalid_rate
+    rewards, metrics = apply_invalid_action_penalty(torch.zeros(4, 3), torch.ones(4, 3), flags, 0.1)
+    assert metrics["invalid_action_rate"] == invalid_rate
+    assert rewards[:, -1].tolist() == pytest.approx([0.0, -0.1 * (validity == "strict")] * 2)
