@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set
 
@@ -71,12 +72,29 @@ def keep_outcome(meta: Dict[str, Any], info: Dict[str, Any]) -> None:
             meta[key] = info[key]
 
 
+_TEMPLATE = re.compile(r"^(\w+)\[<[^\[\]]*>\]$")  # an entry such as WebShop's search[<your query>]
+
+
+def is_admissible(action: str, admissible: Sequence[str]) -> bool:
+    """Whether the list offers ``action``: as one of its entries (case aside: projections lower-case
+    actions, as the original's do), or through a template entry ``verb[<...>]`` filled with any
+    non-empty argument (WebShop offers ``search[<your query>]``, not every query)."""
+    wanted = action.strip().lower()
+    for entry in admissible:
+        if entry.lower() == wanted:
+            return True
+        m = _TEMPLATE.match(entry)
+        if m and wanted.startswith(m.group(1).lower() + "[") and wanted.endswith("]") and len(wanted) > len(m.group(1)) + 2:
+            return True
+    return False
+
+
 def note_rejection(rejected: Set[str], action: str, admissible: Optional[Sequence[str]]) -> None:
     """Keep ``rejected`` the set of actions refused since the last admissible one (the world unchanged
     since). Without an admissible list nothing is known, so the set is left as it is."""
     if not admissible:
         return
-    if action in admissible:
+    if is_admissible(action, admissible):
         rejected.clear()
     else:
         rejected.add(action)
@@ -101,7 +119,7 @@ def action_rates(trajectories: Iterable[Trajectory]) -> Dict[str, float]:
             n_invalid += not s.valid
             if s.admissible_actions:
                 n_listed += 1
-                n_inadmissible += bool(s.valid) and s.action not in s.admissible_actions
+                n_inadmissible += bool(s.valid) and not is_admissible(s.action, s.admissible_actions)
                 n_retry += s.action in rejected
                 note_rejection(rejected, s.action, s.admissible_actions)
     return {"invalid_action_rate": n_invalid / n_steps if n_steps else 0.0,

@@ -30,7 +30,7 @@ import numpy as np
 from agent_system.environments.base import EnvFamily, Observation, StepResult, TaskSpec, Transition
 from agent_system.environments.prompts import build_prompt
 from agent_system.environments.prompts.files import load_template_dir
-from agent_system.trajectory import note_rejection
+from agent_system.trajectory import is_admissible, note_rejection
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class EnvironmentManager:
         admissible = [self._episodes[i].admissible or None for i in idx]
         actions, valids = self.project(texts, admissible) if idx else ([], [])
         if self.inadmissible_is_invalid:
-            valids = [bool(v) and (adm is None or a in adm) for a, v, adm in zip(actions, valids, admissible)]
+            valids = [bool(v) and (adm is None or is_admissible(a, adm)) for a, v, adm in zip(actions, valids, admissible)]
         to_send: List[Optional[str]] = [None] * n
         for i, a in zip(idx, actions):
             to_send[i] = a

@@ -83,3 +83,14 @@ def test_invalid_action_rate_and_penalty_follow_the_rule(webshop_family, webshop
     rewards, metrics = apply_invalid_action_penalty(torch.zeros(4, 3), torch.ones(4, 3), flags, 0.1)
     assert metrics["invalid_action_rate"] == invalid_rate
     assert rewards[:, -1].tolist() == pytest.approx([0.0, -0.1 * (validity == "strict")] * 2)
+
+
+def test_with_inadmissible_is_invalid_a_search_stays_valid_and_an_absent_click_does_not(webshop_family, webshop_env_cfg):
+    webshop_env_cfg.inadmissible_is_invalid = True
+    task = webshop_family.tasks("test")[0]
+    manager = EnvironmentManager(webshop_env_cfg, webshop_family, LocalEnvPool(webshop_family, 2))
+    manager.reset([task] * 2)
+    # the search page offers only the template search[<your query>]
+    _, _, _, infos = manager.step(["<think>a</think><action>search[usb cable]</action>",
+                                   "<think>b</think><action>click[buy now]</action>"])
+    assert [i.is_action_valid for i in infos] == [True, False]
