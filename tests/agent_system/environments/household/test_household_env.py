@@ -238,3 +238,26 @@ def test_household_expert_must_be_known():
 
     with pytest.raises(ValueError, match="env.household.expert"):
         load_config("ppo_trainer", ["env.household.expert=psychic"])
+
+
+def test_remembered_oracle_plans_give_the_same_episodes_as_planning_from_scratch():
+    # The engine reuses a plan when a detour returns to a state it planned for; every result,
+    # the expert's action included, must equal that of an engine that replans from scratch.
+    from agent_system.environments.household.expert import plan_actions
+
+    fam = _family(size=3, max_steps=40, num_train_tasks=40)
+    env, fresh, rng, reused = fam.make_env(), fam.make_env(), random.Random(3), 0
+    fresh._oracle_plan = lambda: plan_actions(fresh.world)
+    for task in fam.tasks("train"):
+        first = env.reset(task)
+        assert first == fresh.reset(task)
+        info = first[1]
+        for _ in range(40):
+            action = rng.choice(info["admissible_actions"] + ["dance"])
+            res = env.step(action)
+            assert res == fresh.step(action), task.task_id
+            info = res.info
+            if res.done:
+                break
+        reused += len(env._plans) < env._steps
+    assert reused > 0  # the random walks did come back to states already planned for
