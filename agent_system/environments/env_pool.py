@@ -27,7 +27,7 @@ import time
 from typing import Any, List, Optional, Sequence, Tuple
 
 from agent_system.environments.base import EnvFamily, StepResult, TaskSpec
-from agent_system.environments.env_worker import EnvWorkerCore
+from agent_system.environments.env_worker import EnvWorkerCore, unpack_reset, unpack_step
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class EnvPool:
         self._lost.clear()
         got = self._call("reset", list(tasks), self.step_timeout_s, self.startup_timeout_s)
         logger.debug("pool reset of %d envs took %.2fs", self.num_envs, time.perf_counter() - t0)
-        return [value if ok else failed_reset(tasks[i], value) for i, (ok, value) in enumerate(got)]
+        return [unpack_reset(value) if ok else failed_reset(tasks[i], value) for i, (ok, value) in enumerate(got)]
 
     def step(self, actions: Sequence[Optional[str]]) -> List[Optional[StepResult]]:
         _check_len("EnvPool.step", len(actions), self.num_envs)
@@ -237,7 +237,7 @@ class EnvPool:
             if i in lost:
                 out[i] = failed_step(f"env worker was replaced while this episode waited ({lost[i]})")
             elif g is not None:
-                out[i] = g[1] if g[0] else failed_step(g[1])
+                out[i] = unpack_step(g[1]) if g[0] else failed_step(g[1])
         return out
 
     def actor(self, i: int):

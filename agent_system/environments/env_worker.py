@@ -7,6 +7,11 @@ than a household step). :data:`EnvWorker` is the thin ``ray.remote`` wrapper of 
 (built on first access, so importing this module does not import Ray) that
 :class:`~agent_system.environments.env_pool.EnvPool` starts, ``env.resources_per_worker.num_cpus``
 CPUs each.
+
+Wire format: an actor answers with plain tuples, not ``StepResult`` objects, and each admissible
+list travels as one string (``pack_step`` / ``unpack_step``, ``pack_reset`` / ``unpack_reset``):
+pickling a list of 15-50 short strings per environment was most of what a step's answer cost.
+The pool unpacks into the same records, so callers see no difference.
 """
 from __future__ import annotations
 
@@ -61,7 +66,49 @@ class EnvWorkerCore:
             self._env = None
 
 
-Outcome = Tuple[bool, Any]  # (True, result) or (False, "environment raised <Type>: <message>")
+Outcome = Tuple[bool, Any]  # (True, packed result) or (False, "environment raised <Type>: <message>")
+
+_SEP = "\x1f"  # ASCII unit separator: joins an admissible list into one string on the wire
+
+
+def _pack_info(info: Dict[str, Any]) -> Dict[str, Any]:
+    """A copy of ``info`` whose admissible list is one string, when that round-trips exactly."""
+    adm = info.get("admissible_actions")
+    if type(adm) is not list or not adm:
+        return info
+    try:
+        joined = _SEP.join(adm)
+    except TypeError:  # not all strings: sent as it is
+        return info
+    if not all(adm) or joined.count(_SEP) != len(adm) - 1:  # "" or the separator inside an action
+        return info
+    packed = dict(info)
+    packed["admissible_actions"] = joined  # same key, same place: the unpacked dict keeps its order
+    return packed
+
+
+def _unpack_info(info: Dict[str, Any]) -> Dict[str, Any]:
+    adm = info.get("admissible_actions")
+    if type(adm) is str:  # packed: environments report a list
+        info["admissible_actions"] = adm.split(_SEP)
+    return info
+
+
+def pack_step(res: StepResult) -> tuple:
+    return res.observation, res.reward, res.done, _pack_info(res.info)
+
+
+def unpack_step(packed: tuple) -> StepResult:
+    obs, reward, done, info = packed
+    return StepResult(observation=obs, reward=reward, done=done, info=_unpack_info(info))
+
+
+def pack_reset(result: Tuple[str, Dict[str, Any]]) -> tuple:
+    return result[0], _pack_info(result[1])
+
+
+def unpack_reset(packed: tuple) -> Tuple[str, Dict[str, Any]]:
+    return packed[0], _unpack_info(packed[1])
 
 
 def _run(call: Callable[[], Any]) -> Outcome:
@@ -80,11 +127,15 @@ class EnvGroupCore:
         self._envs = [EnvWorkerCore(env_factory, base_seed) for _ in range(int(num_envs))]
 
     def reset(self, tasks: Sequence[Optional[TaskSpec]]) -> List[Optional[Outcome]]:
-        """One outcome per slot; ``None`` tasks leave their environment alone."""
-        return [None if t is None else _run(lambda w=w, t=t: w.reset(t)) for w, t in zip(self._envs, tasks)]
+        """One outcome per slot, results packed (``pack_reset``); ``None`` tasks leave their
+        environment alone."""
+        return [None if t is None else _run(lambda w=w, t=t: pack_reset(w.reset(t)))
+                for w, t in zip(self._envs, tasks)]
 
     def step(self, actions: Sequence[Optional[str]]) -> List[Optional[Outcome]]:
-        return [None if a is None else _run(lambda w=w, a=a: w.step(a)) for w, a in zip(self._envs, actions)]
+        """One outcome per slot, results packed (``pack_step``)."""
+        return [None if a is None else _run(lambda w=w, a=a: pack_step(w.step(a)))
+                for w, a in zip(self._envs, actions)]
 
     def ping(self) -> bool:
         return True
