@@ -125,15 +125,13 @@ def rank_by_similarity(query: np.ndarray, vectors: np.ndarray, top_k: int, thres
         return []
     sims = vectors @ query
     order = np.argsort(-sims, kind="stable")
-    chosen, extra = [], []
-    for i in order:
-        if sims[i] <= threshold:
-            break
-        if len(chosen) < top_k:
-            chosen.append(int(i))
-        elif keep is not None and keep[i]:
-            extra.append(int(i))
-    return chosen + extra
+    # Vectorised (a Python loop over every row above the threshold cost more than the product):
+    # the rows before the first one at or below the threshold, top_k of them plus flagged extras.
+    below = np.flatnonzero(sims[order] <= threshold)
+    above = order[: below[0] if len(below) else len(order)]
+    chosen, rest = above[: max(0, top_k)], above[max(0, top_k):]
+    extra = rest[np.asarray(keep, dtype=bool)[rest]] if keep is not None and len(rest) else rest[:0]
+    return chosen.tolist() + extra.tolist()
 
 
 class EmbeddingIndex:
@@ -152,7 +150,7 @@ class EmbeddingIndex:
         self._queries: "OrderedDict[str, np.ndarray]" = OrderedDict()
         self._max_query_cache = max_query_cache
         self._lock = threading.RLock()
-        self._rows: "OrderedDict[Any, Tuple[list, np.ndarray, List[bool]]]" = OrderedDict()
+        self._rows: "OrderedDict[Any, Tuple[list, np.ndarray, np.ndarray]]" = OrderedDict()
         self.encode_calls = 0  # batches sent to the model
         self.texts_encoded = 0
 
@@ -194,18 +192,18 @@ class EmbeddingIndex:
                 return np.zeros((0, 1), dtype=np.float32)
             return np.stack([self._vectors[k] for k in keys])
 
-    def rows(self, slot: Any, skills: Sequence[Dict[str, Any]]) -> Tuple[np.ndarray, List[bool]]:
-        """``skill_matrix(skills)`` and their evolved flags, reused while every skill's text, id and
+    def rows(self, slot: Any, skills: Sequence[Dict[str, Any]]) -> Tuple[np.ndarray, np.ndarray]:
+        """``skill_matrix(skills)`` and their evolved flags (a bool array), reused while every skill's text, id and
         provenance are the same objects as last time for ``slot``. Hashing 1,000 skill texts on
         every retrieval cost more than the ranking (cProfile); comparing the fingerprint is cheap
         because unchanged strings are the same objects."""
-        fingerprint = [_fingerprint(s) for s in skills]
+        fingerprint = _fingerprints(skills)
         with self._lock:
             hit = self._rows.get(slot)
             if hit is not None and hit[0] == fingerprint:
                 self._rows.move_to_end(slot)
                 return hit[1], hit[2]
-            matrix, evolved = self.skill_matrix(skills), [is_evolved(s) for s in skills]
+            matrix, evolved = self.skill_matrix(skills), np.array([is_evolved(s) for s in skills], dtype=bool)
             self._rows[slot] = (fingerprint, matrix, evolved)
             while len(self._rows) > 16:
                 self._rows.popitem(last=False)
@@ -240,10 +238,10 @@ class EmbeddingIndex:
         return len(self._vectors)
 
 
-def _fingerprint(skill: Dict[str, Any]) -> Tuple[Any, ...]:
-    prov = skill.get("provenance")
-    return (skill.get("title"), skill.get("principle"), skill.get("when_to_apply"), skill.get("skill_id"),
-            prov.get("source") if isinstance(prov, dict) else None)
+def _fingerprints(skills: Sequence[Dict[str, Any]]) -> List[Tuple[Any, ...]]:
+    # One comprehension, no call per skill: this runs over the whole bank on every retrieval.
+    return [(s.get("title"), s.get("principle"), s.get("when_to_apply"), s.get("skill_id"),
+             p.get("source") if isinstance(p := s.get("provenance"), dict) else None) for s in skills]
 
 
 def load_sentence_encoder(model_path: str, device: str = "cpu") -> Any:

@@ -103,6 +103,31 @@ def test_rank_by_similarity_is_pure():
     assert rank_by_similarity(q, np.zeros((0, 4)), top_k=3, threshold=0.0) == []
 
 
+def _rank_one_by_one(sims, top_k, threshold, keep):
+    # The definition, row by row: best first, stop at the threshold, top_k plus flagged extras.
+    chosen, extra = [], []
+    for i in sorted(range(len(sims)), key=lambda i: -sims[i]):  # sorted() is stable, as argsort's "stable"
+        if sims[i] <= threshold:
+            break
+        if len(chosen) < top_k:
+            chosen.append(i)
+        elif keep is not None and keep[i]:
+            extra.append(i)
+    return chosen + extra
+
+
+def test_rank_by_similarity_matches_the_row_by_row_definition_with_ties_and_extras():
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        n = int(rng.integers(1, 40))
+        vecs = rng.integers(-3, 4, size=(n, 3)).astype(np.float32)  # small integers: many exact ties
+        q = rng.integers(-2, 3, size=3).astype(np.float32)
+        keep = list(rng.random(n) < 0.3) if trial % 2 else None
+        top_k, threshold = int(rng.integers(0, 8)), float(rng.integers(-4, 4))
+        want = _rank_one_by_one((vecs @ q).tolist(), top_k, threshold, keep)
+        assert rank_by_similarity(q, vecs, top_k, threshold, keep) == want, trial
+
+
 def test_missing_model_path_is_a_clear_error(tmp_path, bank_path):
     mem = SkillsOnlyMemory(bank_path, retrieval_mode="embedding", embedding_model_path=str(tmp_path / "no_model"))
     with pytest.raises(FileNotFoundError, match="no_model"):
