@@ -177,8 +177,14 @@ class HouseholdEnv(TextEnv):
         self._seen: set = set()  # receptacles whose contents the agent has seen (the searcher's memory)
         self.world: Optional[World] = None
         self._cmds: Dict[str, Tuple[str, str, str]] = {}
+        self._sorted_cmds: List[str] = []
         self._plan: List[str] = []
-        self._plans: Dict[tuple, List[str]] = {}  # this episode's oracle plans by world state
+        # This episode's work per world state: random play revisits states often, and the
+        # command table and the oracle plan depend only on the state (_state_key).
+        self._remember = True
+        self._key: tuple = ()
+        self._tables: Dict[tuple, Tuple[Dict[str, Tuple[str, str, str]], List[str]]] = {}
+        self._plans: Dict[tuple, List[str]] = {}
         self._steps = 0
         self._won = False
 
@@ -189,8 +195,8 @@ class HouseholdEnv(TextEnv):
                              "HouseholdFamily.tasks(split)")
         self.world = generate_world(int(p["seed"]), int(p.get("size", self.default_size)), task.task_type)
         self._steps, self._won = 0, False
-        self._cmds = admissible_commands(self.world)
-        self._plans = {}
+        self._tables, self._plans = {}, {}
+        self._new_state()
         self._plan = self._oracle_plan() if self.expert == "oracle" else []
         self._seen = set()
         obs = f"{describe_room(self.world)}\n\nYour task is to: {self.world.goal.description}."
@@ -207,7 +213,7 @@ class HouseholdEnv(TextEnv):
         if found:
             if w.location is not None and w.accessible(w.location):
                 self._seen.add(w.location)
-            self._cmds = admissible_commands(w)
+            self._new_state()
             self._won = goal_reached(w)
         self._advance_plan(command if found else None)
         done = self._won or self._steps >= self.max_steps
@@ -223,15 +229,28 @@ class HouseholdEnv(TextEnv):
         else:
             self._plan = self._oracle_plan()
 
-    def _oracle_plan(self) -> List[str]:
-        # A policy off the plan replans every step, and replanning was ~70% of a step's time;
-        # plan_actions depends only on the state in the key, which random play revisits often.
+    def _new_state(self) -> None:
+        """The world changed: its command table, from this episode's memory when seen before."""
         w = self.world
-        key = (w.location, w.holding, frozenset(w.where.items()), frozenset(w.opened), frozenset(w.clean),
-               frozenset(w.hot), frozenset(w.cool), frozenset(w.lit))
-        plan = self._plans.get(key)
+        if not self._remember:
+            self._cmds = admissible_commands(w)
+            self._sorted_cmds = sorted(self._cmds)
+            return
+        self._key = (w.location, w.holding, frozenset(w.where.items()), frozenset(w.opened), frozenset(w.clean),
+                     frozenset(w.hot), frozenset(w.cool), frozenset(w.lit))
+        table = self._tables.get(self._key)
+        if table is None:
+            cmds = admissible_commands(w)
+            table = self._tables[self._key] = (cmds, sorted(cmds))
+        self._cmds, self._sorted_cmds = table
+
+    def _oracle_plan(self) -> List[str]:
+        # A policy off the plan replans every step (that was ~70% of a step's time).
+        if not self._remember:
+            return plan_actions(self.world)
+        plan = self._plans.get(self._key)
         if plan is None:
-            plan = self._plans[key] = plan_actions(w)
+            plan = self._plans[self._key] = plan_actions(self.world)
         return list(plan)  # _advance_plan pops from its copy
 
     def _expert(self) -> Tuple[Optional[str], str]:
@@ -245,7 +264,7 @@ class HouseholdEnv(TextEnv):
         action, thought = self._expert()
         return {
             "won": self._won,
-            "admissible_actions": sorted(self._cmds),
+            "admissible_actions": list(self._sorted_cmds),
             "task_description": w.goal.description,
             "task_type": w.goal.task_type,
             "expert_action": action,

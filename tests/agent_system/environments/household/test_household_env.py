@@ -240,14 +240,13 @@ def test_household_expert_must_be_known():
         load_config("ppo_trainer", ["env.household.expert=psychic"])
 
 
-def test_remembered_oracle_plans_give_the_same_episodes_as_planning_from_scratch():
-    # The engine reuses a plan when a detour returns to a state it planned for; every result,
-    # the expert's action included, must equal that of an engine that replans from scratch.
-    from agent_system.environments.household.expert import plan_actions
-
+def test_remembered_states_give_the_same_episodes_as_computing_from_scratch():
+    # The engine reuses the command table and plan of a state the episode was in before; every
+    # result, admissible actions and the expert's action included, must equal that of an engine
+    # that computes them from scratch.
     fam = _family(size=3, max_steps=40, num_train_tasks=40)
     env, fresh, rng, reused = fam.make_env(), fam.make_env(), random.Random(3), 0
-    fresh._oracle_plan = lambda: plan_actions(fresh.world)
+    fresh._remember = False  # every command table and plan computed from the world as it is
     for task in fam.tasks("train"):
         first = env.reset(task)
         assert first == fresh.reset(task)
@@ -259,5 +258,5 @@ def test_remembered_oracle_plans_give_the_same_episodes_as_planning_from_scratch
             info = res.info
             if res.done:
                 break
-        reused += len(env._plans) < env._steps
+        reused += len(env._tables) < env._steps
     assert reused > 0  # the random walks did come back to states already planned for
