@@ -163,3 +163,20 @@ def test_prefetch_encodes_a_batch_of_queries_in_one_call(minilm, bank_path):
     rows = mem.embedding_index.queries(goals)
     assert rows.shape == (4, 384) and np.allclose(rows[0], rows[2])
     SkillsOnlyMemory(bank_path).prefetch(goals)  # template mode: nothing to encode, no model needed
+
+
+def test_encoding_runs_on_the_configured_torch_threads_and_restores_them():
+    import torch
+
+    class ThreadRecorder:  # records torch's thread count at each call; any vectors do
+        seen = []
+
+        def encode(self, texts, **kw):
+            self.seen.append(torch.get_num_threads())
+            return np.eye(len(texts), 4, dtype=np.float32)
+
+    before = torch.get_num_threads()
+    rec = ThreadRecorder()
+    EmbeddingIndex(encoder=rec).queries(["put a mug in the sink"])
+    EmbeddingIndex(encoder=rec, torch_threads=None).queries(["heat an egg"])
+    assert rec.seen == [1, before] and torch.get_num_threads() == before
