@@ -20,6 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# Ray runs its workers at nice 15; beside other jobs that starves the session Ray's environment and
+# model workers while the driver waits for them (the subprocess runs ask for the same).
+os.environ.setdefault("RAY_worker_niceness", "0")
 # ALFWorld translations are cached by game content (engine_cache.py): one folder for the whole run
 # (Ray actors and subprocesses inherit it), outside the home directory; a game loaded by several
 # tests is translated once. The differential test uses a fresh folder of its own.

@@ -141,14 +141,15 @@ class EmbeddingIndex:
     ``encoder`` (anything with ``encode(list[str], ...) -> ndarray``) may be given to share one
     loaded model between memories; otherwise the model at ``model_path`` is loaded on first use.
 
-    ``torch_threads``: torch's intra-op threads while encoding (restored after; None leaves them).
-    One by default: beside other busy processes (rollout and env workers always are) torch's two
-    threads on a 2-core machine wait on each other at every layer, and one query took 410-440 ms
-    against 16-21 ms on one thread, a batch of 16 820-840 ms against 110 ms (load 4).
+    ``torch_threads``: torch's intra-op threads while encoding (restored after); None (default)
+    leaves torch's own setting. On 2 quiet cores torch's two threads are faster (a batch of 16
+    new tasks against a 1,000-skill bank: 3.3-4.3 ms per episode against 5.5-5.7 on one thread);
+    beside busy processes they wait on each other at every layer (load 4: a batch of 16 took
+    820-840 ms on two threads, 110 ms on one), where ``torch_threads=1`` is the better choice.
     """
 
     def __init__(self, model_path: Optional[str] = None, encoder: Any = None, device: str = "cpu",
-                 max_query_cache: int = 4096, torch_threads: Optional[int] = 1):
+                 max_query_cache: int = 4096, torch_threads: Optional[int] = None):
         self.model_path = model_path or default_embedding_model_path()
         self.torch_threads = torch_threads
         self._encoder = encoder

@@ -135,12 +135,18 @@ def _wait_for(predicate, timeout, proc):
     return None
 
 
-def test_kill_during_checkpoint_write_then_resume(tmp_path, tiny_model_dir):
+def test_kill_during_checkpoint_write_then_resume_then_a_fresh_start_beside_it(tmp_path, tiny_model_dir):
     """SIGSTOP the driver the moment step 2's temporary checkpoint appears, SIGKILL its process
-    group, resume: the step-1 checkpoint loads and step 2 is played (and logged) once."""
+    group, resume: the step-1 checkpoint loads and step 2 is played (and logged) once.
+
+    That finished 2-step run is then the earlier run beside which ``resume_mode=disable`` starts
+    afresh for 1 step in the same directory: the old run moves aside (before: retention pruned the
+    new step 1 for the old step 2, the pointer named a missing checkpoint). Then a resume asked for
+    1 step says there is nothing to train. (One test, so the runs are paid once.)"""
     run_dir = str(tmp_path / "run")
-    args = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "trainer.total_training_steps=2",
-            "trainer.save_freq=1", "trainer.export_hf_model=False", f"trainer.default_local_dir={run_dir}"]
+    base = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "trainer.export_hf_model=False",
+            f"trainer.default_local_dir={run_dir}"]
+    args = [*base, "trainer.total_training_steps=2", "trainer.save_freq=1"]
     env = _env()
     log_path = tmp_path / "first_run.log"  # the run's output, quoted when it ends early
     log = open(log_path, "w")
@@ -166,16 +172,9 @@ def test_kill_during_checkpoint_write_then_resume(tmp_path, tiny_model_dir):
     assert not glob.glob(os.path.join(run_dir, "*.tmp-*"))
     assert json.load(open(os.path.join(run_dir, "global_step_2", "checkpoint.json")))["step"] == 2
 
-
-def test_a_fresh_start_beside_an_earlier_run_then_a_resume_with_nothing_to_train(tmp_path, tiny_model_dir):
-    """An earlier 2-step run, then ``resume_mode=disable`` for 1 step in the same directory: the old
-    run moves aside (before: retention pruned the new step 1 for the old step 2, the pointer named
-    a missing checkpoint). Then a resume asked for 1 step says there is nothing to train."""
-    run_dir = str(tmp_path / "run")
-    args = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "trainer.export_hf_model=False",
-            "trainer.max_actor_ckpt_to_keep=1", f"trainer.default_local_dir={run_dir}"]
-    _main_ppo([*args, "trainer.total_training_steps=2"])
-    out = _main_ppo([*args, "trainer.total_training_steps=1", "trainer.resume_mode=disable"])
+    # a fresh start beside the finished 2-step run
+    fresh = [*base, "trainer.max_actor_ckpt_to_keep=1", "trainer.total_training_steps=1"]
+    out = _main_ppo([*fresh, "trainer.resume_mode=disable"])
     (old,) = glob.glob(f"{run_dir}.old-*")
     assert f"the earlier run there was moved to {old}" in out
     assert [r["step"] for r in _metrics(old)] == [1, 2] and os.path.isdir(os.path.join(old, "global_step_2"))
@@ -188,7 +187,7 @@ def test_a_fresh_start_beside_an_earlier_run_then_a_resume_with_nothing_to_train
     assert os.listdir(os.path.join(run_dir, "tensorboard"))  # on by default
 
     start = time.time()
-    out = _main_ppo([*args, "trainer.total_training_steps=1"])
+    out = _main_ppo(fresh)
     assert (f"Nothing to train: the checkpoint {os.path.join(run_dir, 'global_step_1')} is at step 1 and "
             "trainer.total_training_steps=1. To train more, set trainer.total_training_steps above 1") in out
     assert re.search(r"steps trained now +0\n", out) and time.time() - start < 60  # decided before Ray starts
