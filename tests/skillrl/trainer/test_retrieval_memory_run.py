@@ -1,24 +1,20 @@
-"""One ``python -m skillrl.main_ppo`` training step of the household environment with the
-raw-trajectory memory of the original recipes (``+env.use_retrieval_memory=True``) on CPU: the
+"""One training step (``main_ppo.run_ppo`` on the session's Ray) of the household environment with
+the raw-trajectory memory of the original recipes (``+env.use_retrieval_memory=True``) on CPU: the
 validation prompts hold exactly the block the memory renders with the run's tokenizer."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+import logging
 
 import pytest
 
+from skillrl.config import load_config, normalize_overrides
 from tests.skillrl.trainer.test_algorithm_runs import TINY_RUN
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[3]
 
-
-def test_one_step_with_raw_trajectory_memory(tmp_path, skillrl_reference):
+def test_one_step_with_raw_trajectory_memory(tmp_path, skillrl_reference, tiny_model_dir, ray_local, caplog):
     from transformers import AutoTokenizer
 
     from agent_system.memory import RawTrajectoryMemory
@@ -31,15 +27,13 @@ def test_one_step_with_raw_trajectory_memory(tmp_path, skillrl_reference):
              "+env.retrieval_memory.embedding_model=Qwen/Qwen3-Embedding-0.6B", "+env.retrieval_memory.device=cuda",
              "+env.retrieval_memory.top_k=10", "+env.retrieval_memory.similarity_threshold=0.3",
              "+env.retrieval_memory.max_tokens=2000", f"+env.retrieval_memory.save_dir={save_dir}"]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", RAY_worker_niceness="0",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-m", "skillrl.main_ppo", *TINY_RUN, *flags,
-                           "trainer.total_training_steps=1", "trainer.val_before_train=True",
-                           "trainer.log_val_generations=1", f"trainer.default_local_dir={run_dir}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    assert "113 successful, 110 failed episodes" in out and "using the offline MiniLM" in out
+    from skillrl.main_ppo import run_ppo
+
+    caplog.set_level(logging.INFO, logger="skillrl")
+    run_ppo(load_config("ppo_trainer", normalize_overrides([
+        *TINY_RUN, *flags, f"actor_rollout_ref.model.path={tiny_model_dir}", "trainer.total_training_steps=1",
+        "trainer.val_before_train=True", "trainer.log_val_generations=1", f"trainer.default_local_dir={run_dir}"])))
+    assert "113 successful, 110 failed episodes" in caplog.text and "using the offline MiniLM" in caplog.text
 
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     step = [r for r in rows if "timing/step" in r]
