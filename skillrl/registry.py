@@ -68,6 +68,10 @@ class Registry:
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (a test's own entry, so that later configs in the same process do not carry it)."""
+        self._table.pop(name, None)
+
     def _load_providers(self) -> None:
         if not self._loaded:
             self._loaded = True

@@ -178,7 +178,17 @@ def test_env_groups_are_declared_beside_their_families():
                                 *(f"agent_system.environments.{n}.config" for n in groups)])
 
 
-def test_an_external_lib_on_the_command_line_brings_its_env_group(tmp_path):
+@pytest.fixture()
+def forget_libgroup():
+    """The group registered below comes from a module Ray's workers cannot import: every config
+    built after it in this process would carry it into them, so it is unregistered afterwards."""
+    from skillrl.registry import ENV_CONFIGS
+
+    yield
+    ENV_CONFIGS.unregister("libgroup")
+
+
+def test_an_external_lib_on_the_command_line_brings_its_env_group(tmp_path, forget_libgroup):
     lib = tmp_path / "skillrl_test_env_group_lib.py"
     lib.write_text("from dataclasses import dataclass\nfrom skillrl.registry import ENV_CONFIGS\n\n\n"
                    "@ENV_CONFIGS.register('libgroup')\n@dataclass\nclass LibGroupConfig:\n    depth: int = 1\n")
@@ -189,3 +199,7 @@ def test_an_external_lib_on_the_command_line_brings_its_env_group(tmp_path):
                           f"actor_rollout_ref.model.external_lib={lib}"], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
     assert out.returncode == 0 and "libgroup:\n    depth: 4" in out.stdout, out.stderr[-2000:]
+
+
+def test_a_config_built_after_the_external_lib_test_has_no_group_of_it(forget_libgroup):
+    assert not hasattr(load_config("ppo_trainer", []).env, "libgroup")
