@@ -28,6 +28,16 @@ os.environ.setdefault("RAY_worker_niceness", "0")
 # tests is translated once. The differential test uses a fresh folder of its own.
 os.environ.setdefault("SKILLRL_ALFWORLD_CACHE",
                       os.path.join(tempfile.gettempdir(), f"skillrl-tests-alfworld-engine-{os.getuid()}"))
+# Under pytest-xdist (`make test` runs one worker per core) two test processes share the cores: one
+# intra-op thread each, or torch's spinning OpenMP threads fight (the copy warm-up ran 4x slower).
+# Subprocesses inherit it; Ray sets its workers' own count.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Long runs first (stable sort), so the workers do not end waiting on one of them.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.slow
 def test_one_step_reports_phases_and_overhead(tiny_model_dir):
     cmd = [sys.executable, os.path.join(REPO, "benchmarks", "train_step.py"), "--steps", "1", "--warmup", "0",
            f"actor_rollout_ref.model.path={tiny_model_dir}", "data.train_batch_size=1", "env.max_steps=2",

@@ -144,8 +144,10 @@ def test_kill_during_checkpoint_write_then_resume_then_a_fresh_start_beside_it(t
     new step 1 for the old step 2, the pointer named a missing checkpoint). Then a resume asked for
     1 step says there is nothing to train. (One test, so the runs are paid once.)"""
     run_dir = str(tmp_path / "run")
-    base = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "trainer.export_hf_model=False",
-            f"trainer.default_local_dir={run_dir}"]
+    # The transformers engine: the checkpoint path is under test here, and it starts ~10 s sooner than
+    # vLLM (four runs); vLLM runs end to end in the ALFWorld test above.
+    base = [f"actor_rollout_ref.model.path={tiny_model_dir}", *SMALL, "actor_rollout_ref.rollout.name=hf",
+            "trainer.export_hf_model=False", f"trainer.default_local_dir={run_dir}"]
     args = [*base, "trainer.total_training_steps=2", "trainer.save_freq=1"]
     env = _env()
     log_path = tmp_path / "first_run.log"  # the run's output, quoted when it ends early
