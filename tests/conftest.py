@@ -35,9 +35,17 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def _expected_seconds(item) -> float:
+    """``@pytest.mark.slow(seconds=N)``: about N s alone on the 2-core machine (20 when not said)."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.kwargs.get("seconds", 20)) if mark else 0.0
+
+
 def pytest_collection_modifyitems(config, items):
-    # Long runs first (stable sort), so the workers do not end waiting on one of them.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    # Longest first, so no worker is left with a long run at the end while the other waits; the rest
+    # keep their order. `make test` hands out whole files in this order (--dist loadfile
+    # --no-loadscope-reorder): a file's module fixtures (a Ray cluster, a model) are built once.
+    items.sort(key=lambda item: -_expected_seconds(item))
 
 
 @pytest.fixture(scope="session")

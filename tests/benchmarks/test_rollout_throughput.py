@@ -9,7 +9,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=25)
 def test_rollout_rows_are_json_lines(tiny_model_dir):
     cmd = [sys.executable, os.path.join(REPO, "benchmarks", "rollout_throughput.py"), "--model", tiny_model_dir,
            "--device", "cpu", "--engines", "hf", "--prompts", "4", "--max-tokens", "8", "--repeats", "1",

@@ -67,6 +67,7 @@ def _weights(model_dir):
     return load_file(os.path.join(model_dir, "model.safetensors"))
 
 
+@pytest.mark.slow(seconds=100)
 def test_alfworld_skills_train_evolve_checkpoint_resume(tmp_path, tiny_model_dir, alfworld_data_dir):
     run_dir = str(tmp_path / "run")
     with OpenAIServer() as teacher:
@@ -135,6 +136,7 @@ def _wait_for(predicate, timeout, proc):
     return None
 
 
+@pytest.mark.slow(seconds=90)
 def test_kill_during_checkpoint_write_then_resume_then_a_fresh_start_beside_it(tmp_path, tiny_model_dir):
     """SIGSTOP the driver the moment step 2's temporary checkpoint appears, SIGKILL its process
     group, resume: the step-1 checkpoint loads and step 2 is played (and logged) once.

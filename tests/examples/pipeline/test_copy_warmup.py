@@ -20,7 +20,7 @@ def test_repeat_batches_repeat_their_first_span_at_varying_offsets():
     assert len(shapes) > 5
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=36)
 def test_warm_up_turns_a_random_model_into_a_copier(tmp_path):
     """Copying grows from ~1% to >90%: on the pipeline's model shape at half its width (2 layers,
     128 wide, 2 heads of 64) and half its batch, where it jumps between steps 300 and 400 (here

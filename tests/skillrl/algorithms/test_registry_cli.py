@@ -41,7 +41,7 @@ def test_external_lib_registers_before_validation(spec):
     assert pg_loss.item() == -2.0  # ratio 1, advantage 1: vanilla -1, doubled
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=34)
 def test_main_ppo_trains_with_a_registered_estimator_and_loss(tmp_path):
     """One step through the command line: the Ray workers import the module too (the actor's loss)."""
     run_dir = tmp_path / "run"

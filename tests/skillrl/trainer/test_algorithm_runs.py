@@ -46,6 +46,7 @@ CRITIC_KEYS = ["critic/vf_loss", "critic/vf_clipfrac", "critic/grad_norm", "crit
                "critic/values/mean", "critic/returns/mean", "critic/vf_explained_var"]
 
 
+@pytest.mark.slow(seconds=42)
 def test_gae_with_a_critic_warms_up_checkpoints_and_resumes(tmp_path, tiny_model_dir, ray_local):
     """Step 1 updates only the critic (critic_warmup=2) and is checkpointed; a second run (new
     workers) resumes the critic and the actor from it and runs step 2, which updates both."""

@@ -59,7 +59,7 @@ def _finish(proc, what):
     assert proc.returncode == 0, f"{what} recording failed:\n{out[-4000:]}"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)
 def test_random_play_is_byte_identical_with_and_without_speedups(alfworld_data_dir, repo_root, tmp_path):
     games = _pick_games(alfworld_data_dir)
     stock_out, fast_out, disk_out = tmp_path / "stock.json", tmp_path / "fast.json", tmp_path / "disk.json"
