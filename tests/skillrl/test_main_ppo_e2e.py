@@ -1,6 +1,6 @@
 """End to end: ``python -m skillrl.main_ppo`` as a user runs it (a subprocess, real Ray, real FSDP,
-real vLLM-CPU, the tiny model), on real ALFWorld games with skills and a loopback teacher, then
-resumed; and a run killed with SIGKILL in the middle of writing a checkpoint, then resumed.
+the tiny model), on real ALFWorld games with skills, vLLM-CPU and a loopback teacher, then resumed;
+and a run (hf engine) killed with SIGKILL in the middle of writing a checkpoint, then resumed.
 """
 from __future__ import annotations
 
